@@ -1,0 +1,38 @@
+/** The listeners Postern knows, in the order they are reported. DESIGN.md §Operator interface. */
+export const LISTENER_NAMES = [
+  'smtp',
+  'submission',
+  'submissions',
+  'imap',
+  'imaps',
+  'pop3',
+  'pop3s',
+  'admin',
+] as const
+
+export type ListenerName = (typeof LISTENER_NAMES)[number]
+
+/**
+ * The embedded default: loopback only, high ports, so it runs unprivileged and never exposes
+ * anything by accident. Production configs name 25/587/465/143/993/110/995 on public addresses.
+ */
+export const DEFAULT_LISTEN: Record<ListenerName, string> = {
+  smtp: '127.0.0.1:2525',
+  submission: '127.0.0.1:2587',
+  submissions: '127.0.0.1:2465',
+  imap: '127.0.0.1:2143',
+  imaps: '127.0.0.1:2993',
+  pop3: '127.0.0.1:2110',
+  pop3s: '127.0.0.1:2995',
+  admin: '127.0.0.1:2080',
+}
+
+export const DEFAULT_HOSTNAME = 'localhost'
+export const DEFAULT_DATA_DIR = './data'
+
+/** Connections from one IP across all listeners; enough for a busy NAT, small enough to stop a flood. */
+export const DEFAULT_MAX_CONNECTIONS_PER_IP = 50
+/** All connections; past it new ones are refused with the protocol's "try later". */
+export const DEFAULT_MAX_CONNECTIONS = 4000
+/** How long a shutdown waits for sessions to finish before it cuts them. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 3000

@@ -1,0 +1,136 @@
+import { accessSync, constants, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { parse as parseToml, TomlError } from 'smol-toml'
+import type { z } from 'zod'
+import { formatHostPort, type HostPort, parseHostPort } from './address.ts'
+import { ConfigError } from './config-error.ts'
+import { DEFAULT_LISTEN, LISTENER_NAMES, type ListenerName } from './defaults.ts'
+import { type Config, type ConfigFile, configFileSchema } from './schema.ts'
+
+export interface LoadConfigOptions {
+  /** A TOML file; null or undefined means the embedded default. */
+  path?: string | null
+  /** Where a relative data_dir goes when there is no file. Defaults to process.cwd(). */
+  cwd?: string
+}
+
+/**
+ * Reads, validates and resolves the config. Throws ConfigError naming the first bad key: an
+ * unknown key, a value of the wrong type, an address that does not parse, two listeners on one
+ * address, or a certificate file that cannot be read.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const cwd = options.cwd ?? process.cwd()
+  if (options.path == null) return resolveConfig(configFileSchema.parse({}), null, cwd)
+
+  const file = path.resolve(cwd, options.path)
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    throw new ConfigError('config', `cannot read "${file}": ${describeFsError(error)}`)
+  }
+  let raw: unknown
+  try {
+    raw = parseToml(text)
+  } catch (error) {
+    if (error instanceof TomlError) {
+      const reason = error.message.split('\n')[0] ?? 'invalid TOML'
+      throw new ConfigError('config', `"${file}" line ${error.line}: ${reason}`)
+    }
+    throw error
+  }
+  const parsed = configFileSchema.safeParse(raw, { reportInput: true })
+  if (!parsed.success) throw issueToError(parsed.error.issues[0])
+  return resolveConfig(parsed.data, file, path.dirname(file))
+}
+
+function resolveConfig(file: ConfigFile, configPath: string | null, baseDir: string): Config {
+  const listen: Partial<Record<ListenerName, HostPort>> = {}
+  if (file.listen === undefined) {
+    // No [listen] table at all: the default listeners. A [listen] table names exactly the ones
+    // that run, so omitting a key there disables that listener (DESIGN.md).
+    for (const name of LISTENER_NAMES) {
+      const parsed = parseHostPort(DEFAULT_LISTEN[name])
+      if (typeof parsed !== 'string') listen[name] = parsed
+    }
+  } else {
+    const seen = new Map<string, ListenerName>()
+    for (const name of LISTENER_NAMES) {
+      const address = file.listen[name]
+      if (address === undefined) continue
+      const text = formatHostPort(address)
+      const other = seen.get(text)
+      if (other !== undefined) {
+        throw new ConfigError(`listen.${name}`, `"${text}" is already used by listen.${other}`)
+      }
+      seen.set(text, name)
+      listen[name] = address
+    }
+  }
+
+  let tls: Config['tls'] = null
+  if (file.tls !== undefined) {
+    tls = {
+      certPath: readablePath('tls.cert', path.resolve(baseDir, file.tls.cert)),
+      keyPath: readablePath('tls.key', path.resolve(baseDir, file.tls.key)),
+    }
+  }
+
+  return {
+    path: configPath,
+    hostname: file.hostname.toLowerCase(),
+    dataDir: path.resolve(baseDir, file.data_dir),
+    shutdownGraceMs: file.shutdown_grace_ms,
+    listen,
+    tls,
+    store: { backend: file.store.backend },
+    dns: { servers: file.dns.servers },
+    log: { level: file.log.level, format: file.log.format },
+    limits: {
+      maxConnections: file.limits.max_connections,
+      maxConnectionsPerIp: file.limits.max_connections_per_ip,
+    },
+  }
+}
+
+function readablePath(key: string, file: string): string {
+  try {
+    accessSync(file, constants.R_OK)
+  } catch (error) {
+    throw new ConfigError(key, `cannot read "${file}": ${describeFsError(error)}`)
+  }
+  return file
+}
+
+function describeFsError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code
+  if (code === 'ENOENT') return 'no such file'
+  if (code === 'EACCES') return 'permission denied'
+  if (code === 'EISDIR') return 'is a directory'
+  return code ?? String(error)
+}
+
+function issueToError(issue: z.core.$ZodIssue | undefined): ConfigError {
+  if (issue === undefined) return new ConfigError('config', 'invalid')
+  const key = issue.path.map(String).join('.')
+  if (issue.code === 'unrecognized_keys') {
+    const unknown = issue.keys[0] ?? ''
+    return new ConfigError(key === '' ? unknown : `${key}.${unknown}`, 'unknown key')
+  }
+  if (issue.code === 'invalid_type' && issue.input === undefined) {
+    return new ConfigError(key, 'is required')
+  }
+  let problem = issue.message
+  if (issue.code === 'invalid_type') problem = `must be ${article(issue.expected)}`
+  if (issue.code === 'invalid_value') {
+    problem = `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`
+  }
+  return new ConfigError(key === '' ? 'config' : key, problem)
+}
+
+function article(expected: string): string {
+  if (expected === 'int') return 'an integer'
+  if (expected === 'object') return 'a table'
+  return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`
+}

@@ -1,0 +1,100 @@
+import { z } from 'zod'
+import { type HostPort, parseHostPort } from './address.ts'
+import {
+  DEFAULT_DATA_DIR,
+  DEFAULT_HOSTNAME,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_IP,
+  DEFAULT_SHUTDOWN_GRACE_MS,
+  type ListenerName,
+} from './defaults.ts'
+
+// This file is the one place that maps the TOML keys (snake_case) to the typed Config (camelCase).
+
+function hostPort(defaultPort?: number) {
+  return z.string().transform((value, ctx): HostPort => {
+    const parsed = parseHostPort(value, defaultPort)
+    if (typeof parsed === 'string') {
+      ctx.addIssue({ code: 'custom', message: parsed })
+      return z.NEVER
+    }
+    return parsed
+  })
+}
+
+// RFC 1123 §2.1 host names: LDH labels of 1-63 octets, 253 in all. Used in HELO and Received.
+const hostname = z
+  .string()
+  .refine(
+    (name) =>
+      name.length <= 253 &&
+      !/^[\d.]+$/.test(name) &&
+      name.split('.').every((label) => /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i.test(label)),
+    { message: 'must be a host name such as "mail.example.com" (letters, digits, hyphens, dots)' },
+  )
+
+const listen = z.strictObject({
+  smtp: hostPort().optional(),
+  submission: hostPort().optional(),
+  submissions: hostPort().optional(),
+  imap: hostPort().optional(),
+  imaps: hostPort().optional(),
+  pop3: hostPort().optional(),
+  pop3s: hostPort().optional(),
+  admin: hostPort().optional(),
+})
+
+const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal'])
+
+export const configFileSchema = z.strictObject({
+  hostname: hostname.default(DEFAULT_HOSTNAME),
+  data_dir: z.string().min(1, 'must not be empty').default(DEFAULT_DATA_DIR),
+  shutdown_grace_ms: z.int().min(0).max(600_000).default(DEFAULT_SHUTDOWN_GRACE_MS),
+  listen: listen.optional(),
+  tls: z
+    .strictObject({
+      cert: z.string().min(1, 'must name a PEM file'),
+      key: z.string().min(1, 'must name a PEM file'),
+    })
+    .optional(),
+  // Only the embedded backend exists so far; "postgres" arrives with its issue.
+  store: z.strictObject({ backend: z.enum(['sqlite']).default('sqlite') }).default({
+    backend: 'sqlite',
+  }),
+  dns: z.strictObject({ servers: z.array(hostPort(53)).default([]) }).default({ servers: [] }),
+  log: z
+    .strictObject({
+      level: logLevel.default('info'),
+      // "auto": human-readable when standard output is a terminal, JSON lines otherwise.
+      format: z.enum(['auto', 'json', 'pretty']).default('auto'),
+    })
+    .default({ level: 'info', format: 'auto' }),
+  limits: z
+    .strictObject({
+      max_connections: z.int().min(1).max(1_000_000).default(DEFAULT_MAX_CONNECTIONS),
+      max_connections_per_ip: z.int().min(1).max(100_000).default(DEFAULT_MAX_CONNECTIONS_PER_IP),
+    })
+    .default({
+      max_connections: DEFAULT_MAX_CONNECTIONS,
+      max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
+    }),
+})
+
+export type ConfigFile = z.output<typeof configFileSchema>
+export type LogLevel = z.output<typeof logLevel>
+
+export interface Config {
+  /** The file the config came from, or null for the embedded default. */
+  path: string | null
+  hostname: string
+  /** Absolute. */
+  dataDir: string
+  shutdownGraceMs: number
+  listen: Partial<Record<ListenerName, HostPort>>
+  /** Absolute paths of the PEM files, or null to use the self-signed pair in the data dir. */
+  tls: { certPath: string; keyPath: string } | null
+  store: { backend: 'sqlite' }
+  dns: { servers: HostPort[] }
+  log: { level: LogLevel; format: 'auto' | 'json' | 'pretty' }
+  limits: { maxConnections: number; maxConnectionsPerIp: number }
+}

@@ -1,0 +1,11 @@
+import { runCli } from './cli/index.ts'
+
+// The process entry: argv to the CLI, its result to the exit code. Anything thrown this far is a
+// bug; say so on stderr and exit 1 rather than leave a half-running process.
+try {
+  const code = await runCli(process.argv.slice(2))
+  process.exit(code)
+} catch (error) {
+  process.stderr.write(`postern: internal error: ${(error as Error).stack ?? String(error)}\n`)
+  process.exit(1)
+}

@@ -1,0 +1,187 @@
+import type { Socket } from 'node:net'
+import type { SecureContext, TLSSocket } from 'node:tls'
+import type { Logger } from '../util/index.ts'
+import { LineReader } from './line-reader.ts'
+import { acceptTls } from './tls-accept.ts'
+
+export interface ConnectionOptions {
+  id: string
+  /** The listener's name from the config ("smtp", "imaps"), for logs. */
+  listenerName: string
+  log: Logger
+  /** Aborted when the server shuts down; a session answers its protocol's goodbye and ends. */
+  shutdownSignal: AbortSignal
+}
+
+/**
+ * One accepted connection, as every line protocol sees it: a LineReader for input, awaited writes
+ * for output (so a peer that does not read slows us down rather than filling memory), an idle
+ * timeout, and an in-place STARTTLS upgrade.
+ */
+export class Connection {
+  readonly id: string
+  readonly listenerName: string
+  readonly log: Logger
+  readonly reader: LineReader
+  readonly shutdownSignal: AbortSignal
+  readonly remoteAddress: string
+  readonly remotePort: number
+  readonly localAddress: string
+  readonly localPort: number
+  /** Resolves once the socket is closed, however that happened. */
+  readonly closed: Promise<void>
+
+  #socket: Socket
+  #isClosed = false
+  #idleTimeoutMs = 0
+  #onIdle: (() => void | Promise<void>) | null = null
+  #resolveClosed!: () => void
+
+  readonly #handleClose = () => {
+    this.#isClosed = true
+    this.#resolveClosed()
+  }
+  readonly #handleTimeout = () => {
+    void this.#idle()
+  }
+  // Errors also reach the reader, which ends the session; this keeps them from being unhandled.
+  readonly #handleError = (error: NodeJS.ErrnoException) => {
+    this.log.debug({ err: error.code ?? error.message }, 'socket error')
+  }
+
+  constructor(socket: Socket, options: ConnectionOptions) {
+    this.id = options.id
+    this.listenerName = options.listenerName
+    this.log = options.log
+    this.shutdownSignal = options.shutdownSignal
+    this.remoteAddress = normalizeAddress(socket.remoteAddress ?? '')
+    this.remotePort = socket.remotePort ?? 0
+    this.localAddress = normalizeAddress(socket.localAddress ?? '')
+    this.localPort = socket.localPort ?? 0
+    this.closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve
+    })
+    this.#socket = socket
+    this.#listen(socket)
+    this.reader = new LineReader(socket)
+  }
+
+  get isClosed(): boolean {
+    return this.#isClosed
+  }
+
+  get isTls(): boolean {
+    return 'encrypted' in this.#socket && this.#socket.encrypted === true
+  }
+
+  /** The negotiated TLS version and cipher, for Received headers and logs. */
+  get tlsInfo(): { protocol: string; cipher: string } | null {
+    if (!this.isTls) return null
+    const tlsSocket = this.#socket as TLSSocket
+    return { protocol: tlsSocket.getProtocol() ?? '', cipher: tlsSocket.getCipher().standardName }
+  }
+
+  /**
+   * Writes and waits while the kernel's send buffer is full: a peer that stops reading its
+   * replies stops the session instead of growing our memory. Writing after close is a no-op;
+   * the session learns of the close from its reader.
+   */
+  async write(data: string | Buffer): Promise<void> {
+    const socket = this.#socket
+    if (this.#isClosed || socket.destroyed || socket.writableEnded) return
+    if (socket.write(data)) return
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        socket.off('drain', done)
+        socket.off('close', done)
+        resolve()
+      }
+      socket.on('drain', done)
+      socket.on('close', done)
+    })
+  }
+
+  /**
+   * Sends the protocol's "ready to start TLS" reply and upgrades this connection in place.
+   *
+   * RFC 3207 §4.2 (and RFC 2595 §3.1, RFC 9051 §6.2.1): octets the client sent after the command
+   * and before the handshake are discarded, so a man in the middle cannot inject plaintext
+   * commands that would be read as if they came over TLS (CVE-2011-0411). The reader stops
+   * reading the plain socket before the reply goes out, so nothing the client sends after
+   * seeing the reply is read as plaintext.
+   * @returns how many octets were discarded.
+   */
+  async startTls(secureContext: SecureContext, readyReply: string | Buffer): Promise<number> {
+    const plain = this.#socket
+    this.reader.detach()
+    const discarded = this.reader.discardBuffered()
+    if (discarded > 0) {
+      this.log.warn({ octets: discarded }, 'discarded octets sent before the TLS handshake')
+    }
+    plain.write(readyReply)
+    this.#unlisten(plain)
+    let secured: TLSSocket
+    try {
+      secured = await acceptTls(plain, secureContext)
+    } catch (error) {
+      this.#handleClose()
+      throw error
+    }
+    this.#socket = secured
+    this.#listen(secured)
+    this.reader.attach(secured)
+    return discarded
+  }
+
+  /**
+   * Closes the connection after `ms` without traffic in either direction. `onIdle` may write the
+   * protocol's goodbye first. 0 turns the timeout off (IMAP IDLE manages its own).
+   */
+  setIdleTimeout(ms: number, onIdle?: () => void | Promise<void>): void {
+    this.#idleTimeoutMs = ms
+    this.#onIdle = onIdle ?? null
+    this.#socket.setTimeout(ms)
+  }
+
+  /** Writes `finalData` (if any), half-closes, and resolves once the socket is closed. */
+  async end(finalData?: string | Buffer): Promise<void> {
+    if (finalData !== undefined) await this.write(finalData)
+    if (!this.#socket.destroyed) this.#socket.end()
+    // A peer that never closes its side must not hold the session open.
+    const timer = setTimeout(() => this.destroy(), 5000)
+    await this.closed
+    clearTimeout(timer)
+  }
+
+  destroy(): void {
+    this.#socket.destroy()
+  }
+
+  async #idle(): Promise<void> {
+    this.log.info({ idleTimeoutMs: this.#idleTimeoutMs }, 'idle timeout')
+    try {
+      await this.#onIdle?.()
+    } finally {
+      this.destroy()
+    }
+  }
+
+  #listen(socket: Socket): void {
+    socket.on('close', this.#handleClose)
+    socket.on('timeout', this.#handleTimeout)
+    socket.on('error', this.#handleError)
+    if (this.#idleTimeoutMs > 0) socket.setTimeout(this.#idleTimeoutMs)
+  }
+
+  #unlisten(socket: Socket): void {
+    socket.off('close', this.#handleClose)
+    socket.off('timeout', this.#handleTimeout)
+    socket.setTimeout(0)
+    // The TLS socket takes over; errors on the old object stay harmless.
+  }
+}
+
+/** "::ffff:127.0.0.1" → "127.0.0.1", so limits and logs see one form of each IPv4 peer. */
+export function normalizeAddress(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
+}

@@ -1,0 +1,11 @@
+export { Connection, type ConnectionOptions, normalizeAddress } from './connection.ts'
+export { newConnectionId } from './connection-id.ts'
+export { type AdmitResult, ConnectionLimiter, limitKey } from './ip-limits.ts'
+export { ConnectionClosedError, type Line, LineReader, LineTooLongError } from './line-reader.ts'
+export {
+  type Listener,
+  type ListenerOptions,
+  type ProtocolHandler,
+  startListener,
+} from './listener.ts'
+export { acceptTls } from './tls-accept.ts'

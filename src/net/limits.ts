@@ -1,0 +1,14 @@
+/**
+ * Bounds of the connection plumbing. Each protocol sets its own line limits from its RFC; these
+ * are the ones that hold whatever the protocol is.
+ */
+
+/**
+ * Octets the reader holds before it stops reading the socket (TCP flow control then slows the
+ * peer). Large enough for a burst of pipelined commands, small enough that 5,000 connections
+ * that each fill it cost little.
+ */
+export const READ_HIGH_WATER_OCTETS = 256 * 1024
+
+/** A TLS handshake (STARTTLS or implicit) that takes longer than this is abandoned. */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 30_000

@@ -1,0 +1,154 @@
+import { type Config, formatHostPort, LISTENER_NAMES } from '../config/index.ts'
+import { ConnectionLimiter, type Listener, startListener } from '../net/index.ts'
+import type { Logger } from '../util/index.ts'
+import { prepareDataDir } from './data-dir.ts'
+import { LISTENERS } from './listeners.ts'
+import { PROTOCOLS, type ProtocolFactory } from './protocols.ts'
+import { StartupError } from './startup-error.ts'
+import { loadTlsMaterial } from './tls-material.ts'
+import { POSTERN_VERSION } from './version.ts'
+
+export { LISTENERS, type ProtocolName } from './listeners.ts'
+export { createLogger } from './logger.ts'
+export type { ProtocolContext, ProtocolFactory } from './protocols.ts'
+export { runUntilSignalled } from './shutdown.ts'
+export { StartupError } from './startup-error.ts'
+export { POSTERN_VERSION } from './version.ts'
+
+export interface StartServerOptions {
+  log: Logger
+  /** The protocol table; tests pass their own to exercise the plumbing. Defaults to PROTOCOLS. */
+  protocols?: typeof PROTOCOLS
+}
+
+export interface RunningServer {
+  readonly config: Config
+  readonly listeners: readonly Listener[]
+  /** Stops accepting, gives sessions `config.shutdownGraceMs` to finish, then closes everything. */
+  stop(): Promise<void>
+}
+
+/**
+ * Starts Postern from a validated config: the data dir, the TLS material, then one listener per
+ * configured address whose protocol this build has. Throws StartupError (naming the config key)
+ * when something the config points at cannot be used; listeners already bound are closed first.
+ */
+export async function startServer(
+  config: Config,
+  options: StartServerOptions,
+): Promise<RunningServer> {
+  const { log } = options
+  const protocols = options.protocols ?? PROTOCOLS
+  log.info(
+    {
+      version: POSTERN_VERSION,
+      node: process.version,
+      config: config.path ?? '(embedded default)',
+      hostname: config.hostname,
+      dataDir: config.dataDir,
+      store: config.store.backend,
+      dns:
+        config.dns.servers.length > 0 ? config.dns.servers.map(formatHostPort) : 'system resolver',
+      limits: config.limits,
+    },
+    'starting Postern',
+  )
+  prepareDataDir(config.dataDir)
+  const tls = await loadTlsMaterial(config, log)
+  log.info(
+    {
+      cert: tls.certPath,
+      selfSigned: tls.isSelfSigned,
+      fingerprint256: tls.fingerprint256,
+      validTo: tls.validTo,
+    },
+    'TLS certificate loaded',
+  )
+
+  const limiter = new ConnectionLimiter(config.limits)
+  const listeners: Listener[] = []
+  const factories = new Map<ProtocolFactory, ReturnType<ProtocolFactory>>()
+  const unavailable: string[] = []
+  try {
+    for (const name of LISTENER_NAMES) {
+      const address = config.listen[name]
+      if (address === undefined) continue
+      const { protocol, tls: tlsMode } = LISTENERS[name]
+      const factory = protocols[protocol]
+      if (factory === undefined) {
+        unavailable.push(name)
+        continue
+      }
+      // One handler per protocol, shared by its plain and implicit-TLS listeners.
+      let handler = factories.get(factory)
+      if (handler === undefined) {
+        handler = factory({ config, log, secureContext: tls.secureContext })
+        factories.set(factory, handler)
+      }
+      try {
+        listeners.push(
+          await startListener({
+            name,
+            host: address.host,
+            port: address.port,
+            tls: tlsMode,
+            secureContext: tls.secureContext,
+            handler,
+            limiter,
+            log,
+          }),
+        )
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code
+        const why =
+          code === 'EADDRINUSE'
+            ? 'address already in use'
+            : code === 'EACCES'
+              ? 'permission denied'
+              : (error as Error).message
+        throw new StartupError(
+          `listen.${name}`,
+          `cannot listen on ${formatHostPort(address)}: ${why}`,
+        )
+      }
+    }
+  } catch (error) {
+    await Promise.all(listeners.map((listener) => listener.close(0)))
+    throw error
+  }
+
+  if (unavailable.length > 0) {
+    log.info(
+      { listeners: unavailable },
+      'configured listeners whose protocol this version does not have yet; not started',
+    )
+  }
+  log.info(
+    {
+      listeners: Object.fromEntries(
+        listeners.map((listener) => [
+          listener.name,
+          formatHostPort({ host: listener.host, port: listener.port }),
+        ]),
+      ),
+    },
+    'Postern is ready',
+  )
+
+  let stopping: Promise<void> | null = null
+  return {
+    config,
+    listeners,
+    stop() {
+      stopping ??= (async () => {
+        log.info(
+          { graceMs: config.shutdownGraceMs },
+          'stopping: no new connections, sessions are finishing',
+        )
+        await Promise.all(listeners.map((listener) => listener.close(config.shutdownGraceMs)))
+        log.info({}, 'stopped')
+      })()
+      return stopping
+    },
+  }
+}
