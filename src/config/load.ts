@@ -2,7 +2,7 @@ import { accessSync, constants, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { parse as parseToml, TomlError } from 'smol-toml'
 import type { z } from 'zod'
-import { formatHostPort, type HostPort, parseHostPort } from './address.ts'
+import { formatHostPort, type HostPort, isSameBinding, parseHostPort } from './address.ts'
 import { ConfigError } from './config-error.ts'
 import { DEFAULT_LISTEN, LISTENER_NAMES, type ListenerName } from './defaults.ts'
 import { type Config, type ConfigFile, configFileSchema } from './schema.ts'
@@ -55,16 +55,21 @@ function resolveConfig(file: ConfigFile, configPath: string | null, baseDir: str
       if (typeof parsed !== 'string') listen[name] = parsed
     }
   } else {
-    const seen = new Map<string, ListenerName>()
     for (const name of LISTENER_NAMES) {
       const address = file.listen[name]
       if (address === undefined) continue
-      const text = formatHostPort(address)
-      const other = seen.get(text)
-      if (other !== undefined) {
-        throw new ConfigError(`listen.${name}`, `"${text}" is already used by listen.${other}`)
+      for (const [otherName, other] of Object.entries(listen)) {
+        // A wildcard (0.0.0.0, and :: which Linux binds dual-stack) takes the port on every address.
+        if (isSameBinding(address, other)) {
+          const text = formatHostPort(address)
+          const otherText = formatHostPort(other)
+          const shown = text === otherText ? '' : ` ("${otherText}")`
+          throw new ConfigError(
+            `listen.${name}`,
+            `"${text}" is already used by listen.${otherName}${shown}`,
+          )
+        }
       }
-      seen.set(text, name)
       listen[name] = address
     }
   }

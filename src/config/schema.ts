@@ -58,26 +58,29 @@ export const configFileSchema = z.strictObject({
     })
     .optional(),
   // Only the embedded backend exists so far; "postgres" arrives with its issue.
-  store: z.strictObject({ backend: z.enum(['sqlite']).default('sqlite') }).default({
-    backend: 'sqlite',
-  }),
-  dns: z.strictObject({ servers: z.array(hostPort(53)).default([]) }).default({ servers: [] }),
+  // Defaults are functions so that each loaded config gets its own objects and arrays.
+  store: z
+    .strictObject({ backend: z.enum(['sqlite']).default('sqlite') })
+    .default(() => ({ backend: 'sqlite' as const })),
+  dns: z
+    .strictObject({ servers: z.array(hostPort(53)).default(() => []) })
+    .default(() => ({ servers: [] })),
   log: z
     .strictObject({
       level: logLevel.default('info'),
       // "auto": human-readable when standard output is a terminal, JSON lines otherwise.
       format: z.enum(['auto', 'json', 'pretty']).default('auto'),
     })
-    .default({ level: 'info', format: 'auto' }),
+    .default(() => ({ level: 'info' as const, format: 'auto' as const })),
   limits: z
     .strictObject({
       max_connections: z.int().min(1).max(1_000_000).default(DEFAULT_MAX_CONNECTIONS),
       max_connections_per_ip: z.int().min(1).max(100_000).default(DEFAULT_MAX_CONNECTIONS_PER_IP),
     })
-    .default({
+    .default(() => ({
       max_connections: DEFAULT_MAX_CONNECTIONS,
       max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
-    }),
+    })),
 })
 
 export type ConfigFile = z.output<typeof configFileSchema>

@@ -71,6 +71,8 @@ export class LineReader {
     this.#source = source
     source.on('data', this.#onData)
     source.on('end', this.#onEnd)
+    // A destroyed socket emits 'close' without 'end'; either way nothing more will come.
+    source.on('close', this.#onEnd)
     source.on('error', this.#onError)
     this.#updateFlow()
   }
@@ -81,6 +83,7 @@ export class LineReader {
     if (!source) return
     source.off('data', this.#onData)
     source.off('end', this.#onEnd)
+    source.off('close', this.#onEnd)
     source.off('error', this.#onError)
     source.pause()
     this.#source = null

@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import type { Socket } from 'node:net'
+import { test } from 'node:test'
+import { connect as tlsConnect } from 'node:tls'
+import { Received, socketPair } from '../../test/support/socket-pair.ts'
+import { testCertificate, testSecureContext } from '../../test/support/tls.ts'
+import { silentLogger } from '../util/index.ts'
+import { Connection, normalizeAddress } from './connection.ts'
+
+function serverConnection(socket: Socket): Connection {
+  return new Connection(socket, {
+    id: 'test',
+    listenerName: 'test',
+    log: silentLogger,
+    shutdownSignal: new AbortController().signal,
+  })
+}
+
+test('STARTTLS discards octets the client sent before the handshake (RFC 3207 §4.2)', async (t) => {
+  const { server, client } = await socketPair(t)
+  const connection = serverConnection(server)
+  const context = await testSecureContext()
+  const { cert } = await testCertificate()
+
+  // The attack of CVE-2011-0411: a command injected behind STARTTLS in the same packet.
+  client.write('STARTTLS\r\nINJECTED COMMAND\r\n')
+  const received = new Received(client)
+  const line = await connection.reader.readLine(512)
+  assert.equal(line?.bytes.toString(), 'STARTTLS')
+  await new Promise((resolve) => setTimeout(resolve, 50)) // let the injected line arrive
+  const upgrading = connection.startTls(context, '220 2.0.0 Ready to start TLS\r\n')
+  await received.waitFor('220 2.0.0 Ready')
+  client.removeAllListeners('data')
+
+  const secure = tlsConnect({ socket: client, ca: cert, servername: 'localhost' })
+  await once(secure, 'secureConnect')
+  assert.equal(await upgrading, 'INJECTED COMMAND\r\n'.length)
+  assert.equal(connection.isTls, true)
+  assert.match(connection.tlsInfo?.protocol ?? '', /^TLSv1\.[23]$/)
+
+  secure.write('EHLO after\r\n')
+  const after = await connection.reader.readLine(512)
+  assert.equal(
+    after?.bytes.toString(),
+    'EHLO after',
+    'the first line after TLS is the client’s own',
+  )
+  const replies = new Received(secure)
+  await connection.write('250 ok\r\n')
+  await replies.waitFor('250 ok\r\n')
+  secure.destroy()
+})
+
+test('STARTTLS reads no plaintext that arrives after the ready reply', async (t) => {
+  const { server, client } = await socketPair(t)
+  const connection = serverConnection(server)
+  const context = await testSecureContext()
+  client.write('STARTTLS\r\n')
+  await connection.reader.readLine(512)
+  const upgrading = connection.startTls(context, 'OK\r\n')
+  // A client that ignores the reply and keeps talking plaintext gets a failed handshake, never
+  // its commands read.
+  client.write('MAIL FROM:<evil@example.com>\r\n')
+  await assert.rejects(upgrading)
+  assert.equal(connection.reader.bufferedOctets, 0)
+  await connection.closed
+})
+
+test('write waits while the peer does not read, and resolves when it does', async (t) => {
+  const { server, client } = await socketPair(t)
+  const connection = serverConnection(server)
+  client.pause()
+  const big = Buffer.alloc(1024 * 1024)
+  let written = 0
+  let isBlocked = false
+  for (let i = 0; i < 256 && !isBlocked; i += 1) {
+    const writing = connection.write(big)
+    const state = await Promise.race([writing.then(() => 'done'), sleep(100).then(() => 'blocked')])
+    if (state === 'blocked') isBlocked = true
+    else written += big.length
+  }
+  assert.ok(isBlocked, `256 MB written to a peer that reads nothing`)
+  assert.ok(written < 64 * 1024 * 1024)
+  client.resume()
+})
+
+test('the idle timeout runs the goodbye and closes the connection', async (t) => {
+  const { server, client } = await socketPair(t)
+  const connection = serverConnection(server)
+  const received = new Received(client)
+  connection.setIdleTimeout(100, () => connection.write('421 idle\r\n'))
+  await connection.closed
+  await received.waitFor('421 idle\r\n')
+})
+
+test('the idle timer restarts with traffic', async (t) => {
+  const { server, client } = await socketPair(t)
+  const connection = serverConnection(server)
+  connection.setIdleTimeout(300)
+  for (let i = 0; i < 5; i += 1) {
+    await sleep(100)
+    client.write('NOOP\r\n')
+  }
+  assert.equal(connection.isClosed, false)
+  await connection.closed
+})
+
+test('end writes the last reply, closes, and later writes are ignored', async (t) => {
+  const { server, client } = await socketPair(t)
+  const connection = serverConnection(server)
+  const received = new Received(client)
+  client.on('end', () => client.end())
+  await connection.end('221 bye\r\n')
+  assert.equal(connection.isClosed, true)
+  await connection.write('late\r\n')
+  await received.waitFor('221 bye\r\n')
+  assert.equal(received.text, '221 bye\r\n')
+})
+
+test('normalizeAddress unwraps IPv4-mapped IPv6 addresses only', () => {
+  assert.equal(normalizeAddress('::ffff:192.0.2.1'), '192.0.2.1')
+  assert.equal(normalizeAddress('::ffff:c000:201'), '::ffff:c000:201')
+  assert.equal(normalizeAddress('2001:db8::1'), '2001:db8::1')
+})
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
