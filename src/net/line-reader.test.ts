@@ -186,3 +186,14 @@ test('unshift puts octets back in front', async (t) => {
   reader.unshift(Buffer.from('head-'))
   assert.equal(text(await reader.readLine(100)), 'head-tail')
 })
+
+test('a line longer than the high-water mark but within its limit is read whole', async (t) => {
+  // Found by line-reader.fuzz.test.ts: the reader paused the socket at its mark and then waited
+  // forever for the rest of the line.
+  const { server, client } = await socketPair(t)
+  const reader = new LineReader(server)
+  const long = 'x'.repeat(READ_HIGH_WATER_OCTETS * 2)
+  client.write(`${long}\r\nafter\r\n`)
+  assert.equal(text(await reader.readLine(READ_HIGH_WATER_OCTETS * 4)), long)
+  assert.equal(text(await reader.readLine(100)), 'after')
+})

@@ -205,10 +205,15 @@ export class LineReader {
     wake?.()
   }
 
+  /**
+   * A consumer that waits needs more than is buffered (a line longer than the high-water mark
+   * but within its limit, say), so the source flows until the next chunk whatever the mark.
+   * The caller's own bound (maxOctets, count) keeps the buffer finite.
+   */
   #waitForData(): Promise<void> {
     return new Promise((resolve) => {
       this.#wake = resolve
-      this.#updateFlow()
+      if (this.#source?.isPaused()) this.#source.resume()
     })
   }
 

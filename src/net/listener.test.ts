@@ -3,44 +3,12 @@ import { once } from 'node:events'
 import { connect } from 'node:net'
 import { type TestContext, test } from 'node:test'
 import { connect as tlsConnect } from 'node:tls'
+import { echoProtocol } from '../../test/support/echo-protocol.ts'
 import { Received } from '../../test/support/socket-pair.ts'
 import { testCertificate, testSecureContext } from '../../test/support/tls.ts'
 import { silentLogger } from '../util/index.ts'
-import type { Connection } from './connection.ts'
 import { ConnectionLimiter } from './ip-limits.ts'
-import { type ProtocolHandler, startListener } from './listener.ts'
-
-/**
- * A line protocol small enough to read at a glance: greets, echoes each line, and understands
- * QUIT, STARTTLS, CRASH (throws) and WAIT (ignores shutdown until the grace runs out).
- */
-function echoProtocol(
-  secureContext?: Awaited<ReturnType<typeof testSecureContext>>,
-): ProtocolHandler {
-  return {
-    refusal: (reason) => `BUSY ${reason}\r\n`,
-    async handleConnection(connection: Connection) {
-      let isWaiting = false
-      connection.shutdownSignal.addEventListener('abort', () => {
-        if (!isWaiting) void connection.end('BYE shutting down\r\n')
-      })
-      await connection.write(`HELLO ${connection.id}\r\n`)
-      for (;;) {
-        const line = await connection.reader.readLine(512)
-        if (line === null) return
-        const command = line.bytes.toString()
-        if (command === 'QUIT') return connection.end('BYE\r\n')
-        if (command === 'CRASH') throw new Error('handler bug')
-        if (command === 'WAIT') isWaiting = true
-        if (command === 'STARTTLS' && secureContext) {
-          await connection.startTls(secureContext, 'GO\r\n')
-          continue
-        }
-        await connection.write(`ECHO ${command}\r\n`)
-      }
-    },
-  }
-}
+import { startListener } from './listener.ts'
 
 async function listen(
   t: TestContext,

@@ -11,7 +11,7 @@ import { POSTERN_VERSION } from './version.ts'
 export { LISTENERS, type ProtocolName } from './listeners.ts'
 export { createLogger } from './logger.ts'
 export type { ProtocolContext, ProtocolFactory } from './protocols.ts'
-export { runUntilSignalled } from './shutdown.ts'
+export { type SignalWatch, watchSignals } from './shutdown.ts'
 export { StartupError } from './startup-error.ts'
 export { POSTERN_VERSION } from './version.ts'
 

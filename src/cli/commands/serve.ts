@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig } from '../../config/index.ts'
-import { createLogger, runUntilSignalled, StartupError, startServer } from '../../server/index.ts'
+import { createLogger, StartupError, startServer, watchSignals } from '../../server/index.ts'
 import type { CliIo } from '../io.ts'
 
 export interface ServeOptions {
@@ -12,7 +12,8 @@ export interface ServeOptions {
  * runs until SIGTERM/SIGINT, which stop it gracefully with exit 0.
  */
 export async function serve(options: ServeOptions, io: CliIo): Promise<number> {
-  const configPath = options.config ?? io.env.POSTERN_CONFIG ?? null
+  // An empty POSTERN_CONFIG counts as unset, as shells make it easy to export one by accident.
+  const configPath = options.config ?? (io.env.POSTERN_CONFIG || null)
   let config: ReturnType<typeof loadConfig>
   try {
     config = loadConfig({ path: configPath })
@@ -24,10 +25,12 @@ export async function serve(options: ServeOptions, io: CliIo): Promise<number> {
     throw error
   }
   const log = createLogger(config.log)
+  const signals = watchSignals(log)
   let server: Awaited<ReturnType<typeof startServer>>
   try {
     server = await startServer(config, { log })
   } catch (error) {
+    signals.cancel()
     if (error instanceof StartupError) {
       log.fatal({ key: error.key }, `cannot start: ${error.message}`)
       io.error(`postern: cannot start: ${error.message}`)
@@ -35,5 +38,5 @@ export async function serve(options: ServeOptions, io: CliIo): Promise<number> {
     }
     throw error
   }
-  return runUntilSignalled(server, log)
+  return signals.runUntilSignalled(server)
 }

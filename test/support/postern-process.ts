@@ -1,0 +1,184 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
+import type { TestContext } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { LISTENER_NAMES, type ListenerName } from '../../src/config/index.ts'
+import { getFreePorts } from './free-port.ts'
+import { makeTempDir } from './temp-dir.ts'
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+const MAIN = path.join(REPO_ROOT, 'src/main.ts')
+
+/** One JSON log line of the server. */
+export type LogLine = { level: string; msg: string; time: string } & Record<string, unknown>
+
+export interface PosternProcess {
+  readonly child: ChildProcess
+  readonly dir: string
+  readonly dataDir: string
+  readonly configPath: string
+  /** The port of every listener in the config (all of them on 127.0.0.1). */
+  readonly ports: Record<ListenerName, number>
+  readonly logs: LogLine[]
+  stderr(): string
+  waitForLog(match: string | ((line: LogLine) => boolean), timeoutMs?: number): Promise<LogLine>
+  /** Sends the signal and resolves with how the process ended and how long it took. */
+  stop(
+    signal?: NodeJS.Signals,
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null; elapsedMs: number }>
+}
+
+export interface StartPosternOptions {
+  /** More TOML, appended after the generated keys (so it may add tables, not repeat keys). */
+  extraToml?: string
+  /** Wait for the "Postern is ready" line before resolving (default true). */
+  waitForReady?: boolean
+  env?: NodeJS.ProcessEnv
+  /** Reuse this directory (config and data) instead of a fresh one: a restart of the same server. */
+  dir?: string
+}
+
+/**
+ * Spawns a real `postern serve` on free loopback ports with a temporary data dir, collects its
+ * JSON logs, and stops it (SIGTERM, then SIGKILL) when the test ends. End-to-end tests start from
+ * here.
+ */
+export async function startPostern(
+  t: TestContext,
+  options: StartPosternOptions = {},
+): Promise<PosternProcess> {
+  const dir = options.dir ?? makeTempDir(t, 'postern-serve-')
+  const dataDir = path.join(dir, 'data')
+  const freePorts = await getFreePorts(LISTENER_NAMES.length)
+  const ports = Object.fromEntries(LISTENER_NAMES.map((name, i) => [name, freePorts[i]])) as Record<
+    ListenerName,
+    number
+  >
+  const configPath = path.join(dir, 'postern.toml')
+  const listen = LISTENER_NAMES.map((name) => `${name} = "127.0.0.1:${ports[name]}"`).join('\n')
+  writeFileSync(
+    configPath,
+    `hostname = "mail.test"\ndata_dir = "${dataDir}"\nshutdown_grace_ms = 1000\n\n[listen]\n${listen}\n\n[log]\nlevel = "debug"\nformat = "json"\n\n${options.extraToml ?? ''}`,
+  )
+
+  const child = spawn(process.execPath, [MAIN, 'serve', '--config', configPath], {
+    cwd: dir,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  )
+  const logs: LogLine[] = []
+  const waiters = new Set<() => void>()
+  let pending = ''
+  let stderr = ''
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    pending += chunk
+    const lines = pending.split('\n')
+    pending = lines.pop() ?? ''
+    for (const line of lines) {
+      if (line.trim() === '') continue
+      try {
+        logs.push(JSON.parse(line) as LogLine)
+      } catch {
+        logs.push({ level: 'unparsed', msg: line, time: '' })
+      }
+    }
+    for (const wake of waiters) wake()
+  })
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk
+  })
+  void exited.then(() => {
+    for (const wake of waiters) wake()
+  })
+
+  let hasExited = false
+  void exited.then(() => {
+    hasExited = true
+  })
+  t.after(async () => {
+    if (hasExited) return
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+    await exited
+    clearTimeout(timer)
+  })
+
+  const waitForLog: PosternProcess['waitForLog'] = async (match, timeoutMs = 15_000) => {
+    const test = typeof match === 'string' ? (line: LogLine) => line.msg === match : match
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const found = logs.find(test)
+      if (found) return found
+      if (hasExited || Date.now() > deadline) {
+        throw new Error(
+          `no log line matching ${String(match)}${hasExited ? ' (process exited)' : ''}\nstdout:\n${logs
+            .map((line) => JSON.stringify(line))
+            .join('\n')}\nstderr:\n${stderr}`,
+        )
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.max(0, deadline - Date.now()))
+        function done() {
+          clearTimeout(timer)
+          waiters.delete(done)
+          resolve()
+        }
+        waiters.add(done)
+      })
+    }
+  }
+
+  const instance: PosternProcess = {
+    child,
+    dir,
+    dataDir,
+    configPath,
+    ports,
+    logs,
+    stderr: () => stderr,
+    waitForLog,
+    async stop(signal = 'SIGTERM') {
+      const started = Date.now()
+      child.kill(signal)
+      const result = await exited
+      return { ...result, elapsedMs: Date.now() - started }
+    },
+  }
+  if (options.waitForReady ?? true) await waitForLog('Postern is ready')
+  return instance
+}
+
+/** Runs one `postern …` command to completion and returns its exit code and output. */
+export function runPostern(
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], {
+      cwd: options.cwd ?? REPO_ROOT,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk
+    })
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk
+    })
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`postern ${args.join(' ')} did not finish in time`))
+    }, options.timeoutMs ?? 30_000)
+    child.once('error', reject)
+    child.once('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
