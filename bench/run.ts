@@ -1,0 +1,38 @@
+// Runs the benchmarks: `npm run bench` runs them all and prints a table; `npm run bench -- NAME`
+// runs one. Each compares Postern with a real peer on the same work in the same run and ends
+// with `NAME: postern X UNIT, PEER Y UNIT, ratio R`, R > 1 meaning Postern is ahead.
+import type { BenchResult } from './result.ts'
+
+const BENCHMARKS: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = {
+  mime: () => import('./mime/mime.bench.ts'),
+}
+
+const wanted = process.argv.slice(2)
+for (const name of wanted) {
+  if (!(name in BENCHMARKS)) {
+    process.stderr.write(
+      `unknown benchmark "${name}"; known: ${Object.keys(BENCHMARKS).join(', ')}\n`,
+    )
+    process.exit(2)
+  }
+}
+const results: BenchResult[] = []
+for (const name of wanted.length > 0 ? wanted : Object.keys(BENCHMARKS)) {
+  const load = BENCHMARKS[name]
+  if (!load) continue
+  const result = await (await load()).run()
+  results.push(result)
+  process.stdout.write(`${formatLine(result)}\n`)
+}
+if (results.length > 1) {
+  process.stdout.write('\n| benchmark | postern | peer | ratio |\n|---|---|---|---|\n')
+  for (const r of results) {
+    process.stdout.write(
+      `| ${r.name} | ${r.postern.value} ${r.unit} | ${r.peer.name} ${r.peer.value} ${r.unit} | ${r.ratio.toFixed(2)} |\n`,
+    )
+  }
+}
+
+function formatLine(r: BenchResult): string {
+  return `${r.name}: postern ${r.postern.value} ${r.unit}, ${r.peer.name} ${r.peer.value} ${r.unit}, ratio ${r.ratio.toFixed(2)}`
+}
