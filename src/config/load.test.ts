@@ -487,3 +487,10 @@ test('loadConfig returns a fresh dns.servers list each time', (t) => {
     servers.length = 0
   }
 })
+
+test('loadConfig refuses a tls.cert that is a directory, naming the key', (t) => {
+  const dir = makeTempDir(t)
+  const error = fileError(t, `[tls]\ncert = "${dir}"\nkey = "${dir}"\n`)
+  assert.equal(error.key, 'tls.cert')
+  assert.equal(error.message, `tls.cert: "${dir}" is not a file`)
+})

@@ -1,4 +1,4 @@
-import { accessSync, constants, readFileSync } from 'node:fs'
+import { accessSync, constants, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { parse as parseToml, TomlError } from 'smol-toml'
 import type { z } from 'zod'
@@ -105,6 +105,7 @@ function readablePath(key: string, file: string): string {
   } catch (error) {
     throw new ConfigError(key, `cannot read "${file}": ${describeFsError(error)}`)
   }
+  if (!statSync(file).isFile()) throw new ConfigError(key, `"${file}" is not a file`)
   return file
 }
 

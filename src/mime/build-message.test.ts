@@ -94,3 +94,29 @@ test('buildMessage falls back to localhost for a Message-ID when the sender has 
   })
   assert.match(header(bytes, 'message-id') ?? '', /@localhost>$/)
 })
+
+test('buildMessage refuses values that would inject header fields', () => {
+  const body = { contentType: 'text/plain', content: 'x' } as const
+  assert.throws(
+    () =>
+      buildMessage({
+        from: { address: 'a@example.com' },
+        inReplyTo: '<x@y>\r\nBcc: victim@example.com',
+        body,
+      }),
+    /In-Reply-To field, its value has a line break/,
+  )
+  assert.throws(
+    () =>
+      buildMessage({ from: { address: 'a@example.com' }, headers: [['X-Bad: y\r\nZ', 'v']], body }),
+    /Cannot build a field named/,
+  )
+  assert.throws(
+    () =>
+      buildMessage({
+        from: { address: 'a@example.com' },
+        body: { ...body, contentId: 'a\r\nX: y' },
+      }),
+    /Content-ID has a line break/,
+  )
+})

@@ -54,7 +54,14 @@ export interface MessageInput {
  */
 export function buildMessage(input: MessageInput): Buffer {
   const lines: string[] = []
-  const add = (name: string, value: string) => lines.push(`${name}: ${value}`)
+  const add = (name: string, value: string) => {
+    // Values that come from received mail (a bounce copies ids) must not smuggle in fields.
+    if (!FIELD_NAME.test(name)) throw new TypeError(`Cannot build a field named "${name}"`)
+    if (/[\r\n]/.test(value.replace(/\r\n[ \t]/g, ''))) {
+      throw new TypeError(`Cannot build the ${name} field, its value has a line break`)
+    }
+    lines.push(`${name}: ${value}`)
+  }
   const addresses = (list: AddressInput[]) => foldAddresses(list)
   add('Date', formatDate(input.date ?? new Date()))
   add('From', addresses([input.from]))
@@ -112,6 +119,9 @@ function buildEntity(entity: LeafPartInput | MultipartInput): Buffer {
     params.charset = isAscii(content) ? 'us-ascii' : 'utf-8'
   }
   const encoding = chooseEncoding(entity, content)
+  if (/[\r\n]/.test(`${entity.contentType}${entity.contentId ?? ''}`)) {
+    throw new TypeError('Cannot build a part whose Content-Type or Content-ID has a line break')
+  }
   const fields = [
     `Content-Type: ${formatParameterizedValue(entity.contentType, params, CONTENT_TYPE_USED)}`,
   ]
@@ -136,6 +146,9 @@ function buildEntity(entity: LeafPartInput | MultipartInput): Buffer {
 }
 
 const CONTENT_TYPE_USED = 'Content-Type: '.length
+
+// field-name = 1*ftext; ftext = %d33-57 / %d59-126   (RFC 5322 §3.6.8)
+const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/
 
 function chooseEncoding(entity: LeafPartInput, content: Buffer): string {
   if (entity.encoding && entity.encoding !== 'auto') return entity.encoding

@@ -125,20 +125,23 @@ function parseEntity(
   const { bytes, limits } = state
   // The header cannot run past a delimiter line: a part whose header lacks its blank line ends
   // where the next part begins. A header keeps its own line ends, blank line included, even when
-  // a delimiter follows at once: only a body gives up its last line break to the delimiter.
-  let stop = findDelimiter(state, start)
-  const headerEnd = stop ? stop.lineStart : bytes.length
+  // a delimiter follows at once: only a body gives up its last line break to the delimiter (the
+  // searches from bodyStart below start after the header's line ends).
+  const topLevel = state.boundaries.length - 1
+  const isDelimiterLine =
+    topLevel >= 0
+      ? (lineStart: number) => matchDelimiter(state, lineStart, lineStart, topLevel) !== null
+      : undefined
   const header = splitHeaderFields(
     bytes,
     start,
-    headerEnd,
+    bytes.length,
     limits.maxHeaderFields,
     limits.maxHeaderOctets,
+    isDelimiterLine,
   )
   if (header.isTruncated) state.isTruncated = true
-  // A header that ran up to the delimiter kept the line break before it, so that break no longer
-  // belongs to the delimiter, for this part or for the multiparts that end at the same line.
-  if (stop !== null && stop.breakStart < header.bodyStart) stop.breakStart = header.bodyStart
+  let stop: Delimiter | null = null
   const declared = readContentType(bytes, header.fields)
   const contentType = declared ?? defaultType
   const part: MimePart = {
@@ -192,7 +195,7 @@ function parseEntity(
     }
     state.isTruncated = true
   }
-  // A leaf ends at the delimiter that bounded its header: none lies between the two.
+  stop = findDelimiter(state, part.bodyStart)
   part.bodyEnd = bodyEndBefore(stop, part.bodyStart, bytes.length)
   return { part, stop }
 }
@@ -222,7 +225,7 @@ function findDelimiterAtLevelOrAbove(
   from: number,
   topLevel: number,
 ): Delimiter | null {
-  const { bytes, boundaries } = state
+  const { bytes } = state
   if (topLevel < 0) return null
   let search = from
   while (search < bytes.length) {
@@ -230,21 +233,35 @@ function findDelimiterAtLevelOrAbove(
     if (at < 0) return null
     search = at + 1
     if (at !== from && bytes[at - 1] !== LF) continue
-    for (let level = topLevel; level >= 0; level -= 1) {
-      const dashBoundary = boundaries[level] as Buffer
-      if (at + dashBoundary.length > bytes.length) continue
-      if (bytes.compare(dashBoundary, 0, dashBoundary.length, at, at + dashBoundary.length) !== 0)
-        continue
-      const after = at + dashBoundary.length
-      const isClose = bytes[after] === HYPHEN && bytes[after + 1] === HYPHEN
-      const lineEnd = bytes.indexOf(LF, after)
-      return {
-        level,
-        isClose,
-        lineStart: at,
-        breakStart: lineBreakBefore(bytes, at, from),
-        next: lineEnd < 0 ? bytes.length : lineEnd + 1,
-      }
+    const delimiter = matchDelimiter(state, at, from, topLevel)
+    if (delimiter !== null) return delimiter
+  }
+  return null
+}
+
+/** The delimiter on the line that starts at `at`, if any; `floor` bounds the line break before it. */
+function matchDelimiter(
+  state: ParseState,
+  at: number,
+  floor: number,
+  topLevel: number,
+): Delimiter | null {
+  const { bytes, boundaries } = state
+  for (let level = topLevel; level >= 0; level -= 1) {
+    const dashBoundary = boundaries[level] as Buffer
+    if (at + dashBoundary.length > bytes.length) continue
+    if (bytes.compare(dashBoundary, 0, dashBoundary.length, at, at + dashBoundary.length) !== 0) {
+      continue
+    }
+    const after = at + dashBoundary.length
+    const isClose = bytes[after] === HYPHEN && bytes[after + 1] === HYPHEN
+    const lineEnd = bytes.indexOf(LF, after)
+    return {
+      level,
+      isClose,
+      lineStart: at,
+      breakStart: lineBreakBefore(bytes, at, floor),
+      next: lineEnd < 0 ? bytes.length : lineEnd + 1,
     }
   }
   return null

@@ -46,3 +46,10 @@ test('searchText bounds the body text it keeps', () => {
 test('htmlToText keeps block boundaries and decodes numeric entities', () => {
   assert.equal(htmlToText('a<br>b<div>c</div>&#233;&#x263A;&bogus;'), 'a\nb\nc\u00e9\u263a&bogus;')
 })
+
+test('htmlToText stays linear on unterminated tags, comments and scripts', () => {
+  // Each of these made the old regular expressions scan to the end from every "<".
+  const attacks = ['<a'.repeat(200_000), '<!--'.repeat(200_000), '<script>'.repeat(200_000)]
+  for (const html of attacks) assert.equal(htmlToText(`lead ${html}`), 'lead ')
+  assert.equal(htmlToText('<p>one</p><style>p{}</style>two'), '\none two')
+})

@@ -80,20 +80,56 @@ const ENTITIES: Record<string, string> = {
 
 /**
  * Just enough HTML-to-text for substring search: drops scripts, styles, comments and tags,
- * decodes the common entities, keeps block boundaries as line breaks. Linear; never throws.
+ * decodes the common entities, keeps block boundaries as line breaks. One forward scan, so
+ * linear whatever the input; an unterminated tag, comment or script ends the text there.
  */
 export function htmlToText(html: string): string {
-  return html
-    .replace(/<(script|style)\b[^>]*>[\s\S]*?<\/\1\s*>/gi, ' ')
-    .replace(/<!--[\s\S]*?-->/g, ' ')
-    .replace(/<(br|p|div|tr|li|h[1-6])\b[^>]*>/gi, '\n')
-    .replace(/<[^>]*>/g, '')
-    .replace(/&(#x[0-9a-f]{1,6}|#[0-9]{1,7}|[a-z]{2,6});/gi, (entity, code: string) => {
-      const lower = code.toLowerCase()
-      if (lower.startsWith('#x')) return safeCodePoint(Number.parseInt(lower.slice(2), 16), entity)
-      if (lower.startsWith('#')) return safeCodePoint(Number.parseInt(lower.slice(1), 10), entity)
-      return ENTITIES[lower] ?? entity
-    })
+  const lower = html.toLowerCase()
+  const out: string[] = []
+  let position = 0
+  while (position < html.length) {
+    const open = html.indexOf('<', position)
+    if (open < 0) {
+      out.push(decodeEntities(html.slice(position)))
+      break
+    }
+    out.push(decodeEntities(html.slice(position, open)))
+    if (html.startsWith('<!--', open)) {
+      const end = html.indexOf('-->', open + 4)
+      if (end < 0) break
+      out.push(' ')
+      position = end + 3
+      continue
+    }
+    const close = html.indexOf('>', open + 1)
+    if (close < 0) break
+    const name = /^\/?([a-z][a-z0-9]*)/.exec(lower.slice(open + 1, Math.min(close, open + 12)))
+    const tag = name?.[1] ?? ''
+    position = close + 1
+    if ((tag === 'script' || tag === 'style') && !name?.[0].startsWith('/')) {
+      // Their content is code, not text: skip to the end tag.
+      const endTag = lower.indexOf(`</${tag}`, position)
+      const endClose = endTag < 0 ? -1 : html.indexOf('>', endTag)
+      if (endClose < 0) break
+      out.push(' ')
+      position = endClose + 1
+    } else if (BLOCK_TAGS.has(tag) && !name?.[0].startsWith('/')) {
+      out.push('\n')
+    }
+  }
+  return out.join('')
+}
+
+const BLOCK_TAGS = new Set(['br', 'p', 'div', 'tr', 'li', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6'])
+
+function decodeEntities(text: string): string {
+  if (!text.includes('&')) return text
+  return text.replace(/&(#x[0-9a-f]{1,6}|#[0-9]{1,7}|[a-z]{2,6});/gi, (entity, code: string) => {
+    const lower = code.toLowerCase()
+    if (lower.startsWith('#x')) return safeCodePoint(Number.parseInt(lower.slice(2), 16), entity)
+    if (lower.startsWith('#')) return safeCodePoint(Number.parseInt(lower.slice(1), 10), entity)
+    return ENTITIES[lower] ?? entity
+  })
 }
 
 function safeCodePoint(code: number, fallback: string): string {

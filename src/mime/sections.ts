@@ -1,6 +1,6 @@
 import { fieldValueBytes } from './header/fields.ts'
 import type { MimePart, ParsedMessage } from './parse-message.ts'
-import { decodeTransferEncoding } from './transfer-encoding/index.ts'
+import { decodeTransferEncoding, transferEncodingToken } from './transfer-encoding/index.ts'
 
 /** The part of a section after its part number (RFC 9051 §6.4.5 section-text). */
 export type SectionText =
@@ -26,11 +26,37 @@ export function findPart(message: ParsedMessage, path: readonly number[]): MimeP
     // multipart and else its body alone, as part 1.
     const container: MimePart | null = isMessage || isMultipart(part) ? part : part.message
     if (container === null) return null
-    if (isMultipart(container)) part = container.children[number - 1] ?? null
-    else part = number === 1 ? container : null
+    if (isMultipart(container)) {
+      // A multipart without parts is described with one empty text part (see imap/proto), which
+      // must then be fetchable: an empty part at the end of the multipart's body.
+      part =
+        container.children.length === 0 && number === 1
+          ? emptyPartAt(container.bodyEnd)
+          : (container.children[number - 1] ?? null)
+    } else {
+      part = number === 1 ? container : null
+    }
     isMessage = false
   }
   return part
+}
+
+function emptyPartAt(offset: number): MimePart {
+  return {
+    headerStart: offset,
+    bodyStart: offset,
+    bodyEnd: offset,
+    header: { fields: [], bodyStart: offset, isTruncated: false },
+    contentType: {
+      type: 'text',
+      subtype: 'plain',
+      params: new Map([['charset', 'us-ascii']]),
+      rawParams: [],
+    },
+    hasContentType: false,
+    children: [],
+    message: null,
+  }
 }
 
 function isMultipart(part: MimePart): boolean {
@@ -98,9 +124,8 @@ export function binarySection(message: ParsedMessage, path: readonly number[]): 
   const field = part.header.fields.find(
     (candidate) => candidate.lowerName === 'content-transfer-encoding',
   )
-  const encoding = field
-    ? Buffer.from(fieldValueBytes(bytes, field)).toString('latin1').trim().toLowerCase()
-    : '7bit'
+  const written = field ? Buffer.from(fieldValueBytes(bytes, field)).toString('latin1') : null
+  const encoding = transferEncodingToken(written).toLowerCase() || '7bit'
   if (!KNOWN_ENCODINGS.has(encoding)) return { ok: false, reason: 'unknown-cte' }
   const body = bytes.subarray(part.bodyStart, part.bodyEnd)
   return { ok: true, content: decodeTransferEncoding(body, encoding) }

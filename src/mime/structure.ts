@@ -2,6 +2,7 @@ import { type Envelope, firstField, readEnvelope } from './envelope.ts'
 import { unfoldedFieldValue } from './header/fields.ts'
 import { parseContentTypeValue, parseParameterizedValue } from './header/params.ts'
 import type { MimePart, ParsedMessage } from './parse-message.ts'
+import { transferEncodingToken } from './transfer-encoding/index.ts'
 
 /**
  * What IMAP's BODYSTRUCTURE says about one part (RFC 9051 §7.5.2, RFC 3501 §7.4.2), as neutral
@@ -71,7 +72,7 @@ export function partStructure(bytes: Buffer, part: MimePart): PartStructure {
     languageValue === null
       ? null
       : languageValue
-          .replace(/\([^)]*\)/g, '')
+          .replace(/\([^()]*\)/g, '')
           .split(/[\s,]+/)
           .filter((tag) => tag !== '')
   const isMessage = part.contentType.type === 'message' && part.contentType.subtype === 'rfc822'
@@ -115,11 +116,7 @@ export function partStructure(bytes: Buffer, part: MimePart): PartStructure {
  * token dropped; "7bit" when there is none.
  */
 function transferEncoding(value: string | null): string {
-  const token = value
-    ?.replace(/\([^)]*\)/g, ' ')
-    .trim()
-    .split(/[\s;]/)[0]
-  return token || '7bit'
+  return transferEncodingToken(value) || '7bit'
 }
 
 const EMPTY_ENVELOPE: Envelope = {

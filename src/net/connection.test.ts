@@ -52,21 +52,6 @@ test('STARTTLS discards octets the client sent before the handshake (RFC 3207 §
   secure.destroy()
 })
 
-test('STARTTLS reads no plaintext that arrives after the ready reply', async (t) => {
-  const { server, client } = await socketPair(t)
-  const connection = serverConnection(server)
-  const context = await testSecureContext()
-  client.write('STARTTLS\r\n')
-  await connection.reader.readLine(512)
-  const upgrading = connection.startTls(context, 'OK\r\n')
-  // A client that ignores the reply and keeps talking plaintext gets a failed handshake, never
-  // its commands read.
-  client.write('MAIL FROM:<evil@example.com>\r\n')
-  await assert.rejects(upgrading)
-  assert.equal(connection.reader.bufferedOctets, 0)
-  await connection.closed
-})
-
 test('write waits while the peer does not read, and resolves when it does', async (t) => {
   const { server, client } = await socketPair(t)
   const connection = serverConnection(server)
@@ -127,3 +112,65 @@ test('normalizeAddress unwraps IPv4-mapped IPv6 addresses only', () => {
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
+
+test('a throwing idle goodbye is logged, the socket closed, and the process unharmed', async (t) => {
+  const { server } = await socketPair(t)
+  const connection = serverConnection(server)
+  connection.setIdleTimeout(50, () => {
+    throw new Error('goodbye failed')
+  })
+  await connection.closed
+})
+
+test('the idle timeout closes a peer that stopped reading even while the goodbye cannot drain', async (t) => {
+  const { server, client } = await socketPair(t)
+  client.pause()
+  const connection = serverConnection(server)
+  // Fill the peer's buffers so that the goodbye's write waits for a drain that never comes.
+  const big = Buffer.alloc(1024 * 1024)
+  for (let i = 0; i < 64; i += 1) void connection.write(big)
+  connection.setIdleTimeout(100, () => connection.write('421 idle\r\n'))
+  const started = Date.now()
+  await connection.closed
+  assert.ok(Date.now() - started < 9000, 'closed within the close timeout')
+})
+
+test('end() closes a peer that reads nothing, after the close timeout', async (t) => {
+  const { server, client } = await socketPair(t)
+  client.pause()
+  const connection = serverConnection(server)
+  const big = Buffer.alloc(1024 * 1024)
+  for (let i = 0; i < 64; i += 1) void connection.write(big)
+  await connection.end('221 bye\r\n')
+  assert.equal(connection.isClosed, true)
+})
+
+test('after a failed STARTTLS handshake, reads end instead of hanging', async (t) => {
+  const { server, client } = await socketPair(t)
+  const connection = serverConnection(server)
+  client.write('STARTTLS\r\n')
+  await connection.reader.readLine(512)
+  const upgrading = connection.startTls(await testSecureContext(), 'OK\r\n')
+  client.write('not a TLS handshake\r\n')
+  await assert.rejects(upgrading)
+  assert.equal(await connection.reader.readLine(512), null)
+})
+
+test('STARTTLS: plaintext sent after the ready reply never reaches the reader', async (t) => {
+  const { server, client } = await socketPair(t)
+  const connection = serverConnection(server)
+  const received = new Received(client)
+  client.write('STARTTLS\r\n')
+  await connection.reader.readLine(512)
+  const upgrading = connection.startTls(await testSecureContext(), '220 go ahead\r\n')
+  await received.waitFor('220 go ahead\r\n')
+  // A client (or a man in the middle) that answers the reply with plaintext commands.
+  client.write('MAIL FROM:<evil@example.com>\r\n')
+  await assert.rejects(upgrading)
+  assert.equal(connection.reader.bufferedOctets, 0)
+  assert.equal(
+    await connection.reader.readLine(512),
+    null,
+    'the plaintext was never read as a command',
+  )
+})

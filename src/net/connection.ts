@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net'
 import type { SecureContext, TLSSocket } from 'node:tls'
 import type { Logger } from '../util/index.ts'
+import { CLOSE_TIMEOUT_MS } from './limits.ts'
 import { LineReader } from './line-reader.ts'
 import { acceptTls } from './tls-accept.ts'
 
@@ -124,6 +125,8 @@ export class Connection {
     try {
       secured = await acceptTls(plain, secureContext)
     } catch (error) {
+      // Nothing more can be read from this connection; anyone reading sees its end.
+      this.reader.close()
       this.#handleClose()
       throw error
     }
@@ -145,12 +148,15 @@ export class Connection {
 
   /** Writes `finalData` (if any), half-closes, and resolves once the socket is closed. */
   async end(finalData?: string | Buffer): Promise<void> {
-    if (finalData !== undefined) await this.write(finalData)
-    if (!this.#socket.destroyed) this.#socket.end()
-    // A peer that never closes its side must not hold the session open.
-    const timer = setTimeout(() => this.destroy(), 5000)
-    await this.closed
-    clearTimeout(timer)
+    // A peer that neither reads the last reply nor closes its side is cut after the timeout.
+    const timer = setTimeout(() => this.destroy(), CLOSE_TIMEOUT_MS)
+    try {
+      if (finalData !== undefined) await Promise.race([this.write(finalData), this.closed])
+      if (!this.#socket.destroyed) this.#socket.end()
+      await this.closed
+    } finally {
+      clearTimeout(timer)
+    }
   }
 
   destroy(): void {
@@ -159,9 +165,20 @@ export class Connection {
 
   async #idle(): Promise<void> {
     this.log.info({ idleTimeoutMs: this.#idleTimeoutMs }, 'idle timeout')
+    // The goodbye is best effort: a peer that stopped reading must not keep the socket (and its
+    // connection slot) by never draining it, and a failing goodbye must not reach the process.
+    let timer: NodeJS.Timeout | undefined
     try {
-      await this.#onIdle?.()
+      await Promise.race([
+        this.#onIdle?.(),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, CLOSE_TIMEOUT_MS)
+        }),
+      ])
+    } catch (error) {
+      this.log.warn({ err: error }, 'idle goodbye failed')
     } finally {
+      clearTimeout(timer)
       this.destroy()
     }
   }

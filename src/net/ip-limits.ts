@@ -1,3 +1,5 @@
+import { normalizeAddress } from './connection.ts'
+
 export type AdmitResult =
   | { isAdmitted: true; release: () => void }
   | { isAdmitted: false; reason: string }
@@ -54,12 +56,12 @@ export class ConnectionLimiter {
 
 /** The key a peer is counted under: the IPv4 address, or the /64 of an IPv6 one. */
 export function limitKey(address: string): string {
-  if (!address.includes(':')) return address
-  if (address.startsWith('::ffff:') && address.includes('.')) return address.slice(7)
-  const [head = '', tail = ''] = address.split('::')
+  const normalized = normalizeAddress(address)
+  if (!normalized.includes(':')) return normalized
+  const [head = '', tail = ''] = normalized.split('::')
   const headGroups = head === '' ? [] : head.split(':')
   const tailGroups = tail === '' ? [] : tail.split(':')
-  const groups = address.includes('::')
+  const groups = normalized.includes('::')
     ? [...headGroups, ...Array(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups]
     : headGroups
   const prefix = groups.slice(0, 4).map((group) => Number.parseInt(group || '0', 16).toString(16))

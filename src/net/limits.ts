@@ -12,3 +12,6 @@ export const READ_HIGH_WATER_OCTETS = 256 * 1024
 
 /** A TLS handshake (STARTTLS or implicit) that takes longer than this is abandoned. */
 export const TLS_HANDSHAKE_TIMEOUT_MS = 30_000
+
+/** How long a closing connection waits for its last reply to drain and the peer to close. */
+export const CLOSE_TIMEOUT_MS = 5_000

@@ -89,6 +89,16 @@ export class LineReader {
     this.#source = null
   }
 
+  /**
+   * Ends the reader: waiting and later reads see the end of the stream (or `error`). For a
+   * source that will never deliver again, such as a socket whose TLS handshake failed.
+   */
+  close(error: Error | null = null): void {
+    this.detach()
+    this.discardBuffered()
+    this.#finish(error)
+  }
+
   /** Drops every buffered octet (RFC 3207 §4.2: nothing sent before TLS may be used after it). */
   discardBuffered(): number {
     const dropped = this.#buffered
@@ -147,19 +157,32 @@ export class LineReader {
    */
   async *readStream(count: number): AsyncGenerator<Buffer, void, undefined> {
     let remaining = count
-    while (remaining > 0) {
-      if (this.#buffered === 0) {
-        if (this.#isEnded) {
-          throw (
-            this.#error ?? new ConnectionClosedError(`Connection closed ${remaining} octets short`)
-          )
+    try {
+      while (remaining > 0) {
+        if (this.#buffered === 0) {
+          if (this.#isEnded) {
+            throw (
+              this.#error ??
+              new ConnectionClosedError(`Connection closed ${remaining} octets short`)
+            )
+          }
+          await this.#waitForData()
+          continue
         }
-        await this.#waitForData()
-        continue
+        const part = this.#take(Math.min(remaining, this.#firstChunkLength()))
+        remaining -= part.length
+        yield part
       }
-      const part = this.#take(Math.min(remaining, this.#firstChunkLength()))
-      remaining -= part.length
-      yield part
+    } finally {
+      // A consumer that stops early (a refused APPEND, an aborted BDAT) must not leave the rest
+      // of the announced octets to be read as commands: they are skipped as they arrive.
+      while (remaining > 0 && !(this.#buffered === 0 && this.#isEnded)) {
+        if (this.#buffered === 0) {
+          await this.#waitForData()
+          continue
+        }
+        remaining -= this.#take(Math.min(remaining, this.#firstChunkLength())).length
+      }
     }
   }
 

@@ -161,3 +161,12 @@ async function waitUntil(condition: () => boolean, timeoutMs = 5000): Promise<vo
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
 }
+
+test('replies to commands pipelined before the client half-closes are all delivered', async (t) => {
+  const listener = await listen(t)
+  const { socket, received } = client(t, listener.port)
+  await received.waitFor('HELLO')
+  socket.end('A\r\nB\r\nC\r\n')
+  await once(socket, 'close')
+  assert.match(received.text, /ECHO A\r\nECHO B\r\nECHO C\r\n$/)
+})

@@ -82,6 +82,11 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
           return
         }
       }
+      // A handshake that finished after close() began: the session would never see the abort.
+      if (shutdown.signal.aborted) {
+        stream.destroy()
+        return
+      }
       const connection = new Connection(stream, {
         id,
         listenerName: name,
@@ -91,10 +96,12 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
       session.cut = () => connection.destroy()
       try {
         await handler.handleConnection(connection)
+        // Replies still in flight (answers to commands pipelined before the peer's FIN) go out
+        // before the close.
+        await connection.end()
       } catch (error) {
         // One session's bug never reaches another: log it with the id and drop this socket.
         connLog.error({ err: error }, 'session failed')
-      } finally {
         connection.destroy()
       }
     } finally {
@@ -103,7 +110,9 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
     }
   }
 
-  const server: Server = createServer({ noDelay: true }, (socket) => {
+  // allowHalfOpen: a client that sends its last pipelined commands and then FIN still gets the
+  // replies; the session closes the socket when it is done.
+  const server: Server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
     socket.on('error', () => {}) // reported through the session; never crash the process
     const session: Session = { done: Promise.resolve(), cut: () => socket.destroy() }
     sessions.set(socket, session)

@@ -15,6 +15,7 @@ export interface TlsMaterial {
   /** SHA-256 fingerprint, what a user compares when a client asks whether to trust it. */
   fingerprint256: string
   validTo: Date
+  certificate: X509Certificate
 }
 
 const SELF_SIGNED_DIR = 'tls'
@@ -45,7 +46,12 @@ export async function loadTlsMaterial(config: Config, log: Logger): Promise<TlsM
     )
   }
   if (!hasCert) {
-    await generateSelfSigned(config.hostname, dir, certPath, keyPath)
+    try {
+      await generateSelfSigned(config.hostname, dir, certPath, keyPath)
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message
+      throw new StartupError('tls', `cannot make a self-signed certificate in "${dir}": ${reason}`)
+    }
     const material = loadPair(certPath, keyPath, true, 'tls', log)
     log.warn(
       { cert: certPath, fingerprint256: material.fingerprint256, validTo: material.validTo },
@@ -54,10 +60,9 @@ export async function loadTlsMaterial(config: Config, log: Logger): Promise<TlsM
     return material
   }
   const material = loadPair(certPath, keyPath, true, 'tls', log)
-  const certificate = new X509Certificate(readFileSync(certPath))
-  if (certificate.checkHost(config.hostname) === undefined) {
+  if (material.certificate.checkHost(config.hostname) === undefined) {
     log.warn(
-      { cert: certPath, hostname: config.hostname, subject: certificate.subject },
+      { cert: certPath, hostname: config.hostname, subject: material.certificate.subject },
       'the self-signed certificate does not name the configured hostname; remove it to make a new one',
     )
   }
@@ -71,11 +76,11 @@ function loadPair(
   key: string,
   log: Logger,
 ): TlsMaterial {
-  const cert = readFileSync(certPath)
-  const privateKey = readFileSync(keyPath)
   let certificate: X509Certificate
   let secureContext: SecureContext
   try {
+    const cert = readFileSync(certPath)
+    const privateKey = readFileSync(keyPath)
     certificate = new X509Certificate(cert)
     // RFC 8996: TLS 1.0 and 1.1 are deprecated; RFC 8314 §4.1 asks for TLS 1.2 or later.
     secureContext = createSecureContext({ cert, key: privateKey, minVersion: 'TLSv1.2' })
@@ -99,6 +104,7 @@ function loadPair(
     isSelfSigned,
     fingerprint256: certificate.fingerprint256,
     validTo,
+    certificate,
   }
 }
 

@@ -14,9 +14,9 @@ import { formatHumanString, formatNString, formatString, formatStringList } from
  * @see https://www.rfc-editor.org/rfc/rfc9051#section-7.5.2
  */
 export function formatEnvelope(envelope: Envelope): string {
-  const from = formatAddressList(envelope.from)
+  const from = formatEnvelopeAddressList(envelope.from)
   const orFrom = (list: AddressListEntry[] | null) => {
-    const formatted = formatAddressList(list)
+    const formatted = formatEnvelopeAddressList(list)
     return formatted === 'NIL' ? from : formatted
   }
   return `(${[
@@ -25,9 +25,9 @@ export function formatEnvelope(envelope: Envelope): string {
     from,
     orFrom(envelope.sender),
     orFrom(envelope.replyTo),
-    formatAddressList(envelope.to),
-    formatAddressList(envelope.cc),
-    formatAddressList(envelope.bcc),
+    formatEnvelopeAddressList(envelope.to),
+    formatEnvelopeAddressList(envelope.cc),
+    formatEnvelopeAddressList(envelope.bcc),
     formatUnfolded(envelope.inReplyTo),
     formatUnfolded(envelope.messageId),
   ].join(' ')})`
@@ -42,7 +42,7 @@ function formatUnfolded(value: string | null): string {
  * An address list; a group is its start marker (NIL NIL "name" NIL), its members, and the end
  * marker (NIL NIL NIL NIL) (RFC 9051 §7.5.2).
  */
-export function formatAddressList(list: AddressListEntry[] | null): string {
+export function formatEnvelopeAddressList(list: AddressListEntry[] | null): string {
   if (list === null || list.length === 0) return 'NIL'
   const items: string[] = []
   for (const entry of list) {

@@ -1,2 +1,2 @@
-export { formatAddressList, formatBodyStructure, formatEnvelope } from './body-structure.ts'
+export { formatBodyStructure, formatEnvelope, formatEnvelopeAddressList } from './body-structure.ts'
 export { formatHumanString, formatNString, formatString, formatStringList } from './string.ts'

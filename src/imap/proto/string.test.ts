@@ -13,7 +13,8 @@ test('formatString sends CR, LF, NUL and 8-bit octets as a literal counted in oc
   // "é" in UTF-8 is two octets, here as a binary string of two chars.
   const utf8 = Buffer.from('café', 'utf8').toString('latin1')
   assert.equal(formatString(utf8), `{5}\r\n${utf8}`)
-  assert.equal(formatString('nul\u0000'), '{4}\r\nnul\u0000')
+  // RFC 9051 §9: a literal carries CHAR8 (%x01-ff), so NUL goes as 0x80.
+  assert.equal(formatString('nul\u0000'), '{4}\r\nnul\u0080')
 })
 
 test('formatNString and formatStringList use NIL for nothing', () => {

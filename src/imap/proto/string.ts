@@ -15,7 +15,12 @@ export function formatNString(value: string | null): string {
  */
 export function formatString(value: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly the octets a quoted string cannot carry
-  if (/[\x00\r\n\x80-\xff]/.test(value)) return `{${value.length}}\r\n${value}`
+  if (/[\x00\r\n\x80-\xff]/.test(value)) {
+    // Not even a literal may carry NUL (RFC 9051 §9: CHAR8 = %x01-ff); it goes as 0x80, as
+    // Dovecot sends it. Only stored header bytes can hold one.
+    const octets = value.replaceAll('\u0000', '\u0080')
+    return `{${octets.length}}\r\n${octets}`
+  }
   return `"${value.replace(/["\\]/g, '\\$&')}"`
 }
 

@@ -4,7 +4,9 @@
  * @see https://www.rfc-editor.org/rfc/rfc2047
  * @see https://www.rfc-editor.org/rfc/rfc6532#section-3.2
  */
+
 import { decodeText, normalizeCharset } from '../charset.ts'
+import { decodeHexEscapes } from '../hex-escapes.ts'
 import { decodeBase64 } from '../transfer-encoding/index.ts'
 
 const TAB = 0x09
@@ -13,7 +15,6 @@ const CR = 0x0d
 const SPACE = 0x20
 const EQUALS = 0x3d
 const QUESTION_MARK = 0x3f
-const UNDERSCORE = 0x5f
 
 // RFC 2047 §2: "An 'encoded-word' may not be more than 75 characters long".
 const MAX_ENCODED_WORD_LENGTH = 75
@@ -197,33 +198,7 @@ function finishRun(run: WordRun): string {
 // RFC 2047 §4.2: "=" and two hex digits is an octet, "_" is 0x20, the rest stands for itself.
 // An "=" without two hex digits after it is kept, like a quoted-printable decoder would.
 function decodeQ(encodedText: string): Buffer {
-  const input = Buffer.from(encodedText, 'utf8')
-  const output = Buffer.alloc(input.length)
-  let length = 0
-  for (let i = 0; i < input.length; i += 1) {
-    let octet = input[i] ?? 0
-    if (octet === UNDERSCORE) {
-      octet = SPACE
-    } else if (octet === EQUALS) {
-      const high = hexValue(input[i + 1])
-      const low = hexValue(input[i + 2])
-      if (high >= 0 && low >= 0) {
-        octet = (high << 4) | low
-        i += 2
-      }
-    }
-    output[length] = octet
-    length += 1
-  }
-  return output.subarray(0, length)
-}
-
-function hexValue(octet: number | undefined): number {
-  if (octet === undefined) return -1
-  if (octet >= 0x30 && octet <= 0x39) return octet - 0x30
-  const lower = octet | 0x20
-  if (lower >= 0x61 && lower <= 0x66) return lower - 0x61 + 10
-  return -1
+  return decodeHexEscapes(Buffer.from(encodedText, 'utf8'), EQUALS, true)
 }
 
 /**

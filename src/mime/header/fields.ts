@@ -3,6 +3,7 @@ const CR = 0x0d
 const SP = 0x20
 const HTAB = 0x09
 const COLON = 0x3a
+const HYPHEN = 0x2d
 
 /** One header field, located in the message's bytes. Values are read from the bytes on demand. */
 export interface HeaderField {
@@ -33,7 +34,8 @@ export interface HeaderBlock {
  * (IMAP's BODY[HEADER] includes it, RFC 9051 §6.4.5); without one the block runs to `end`.
  * A line without a colon is not a field (RFC 5322 §3.6.8 obs-optional allows WSP before the
  * colon, kept, but not a missing colon): it stays in the block's bytes and is skipped.
- * Bare LF line ends are accepted throughout.
+ * Bare LF line ends are accepted throughout. `isStopLine` is asked about each line that starts
+ * with "-"; a yes ends the block before that line (a multipart delimiter ends a part's header).
  */
 export function splitHeaderFields(
   bytes: Uint8Array,
@@ -41,6 +43,7 @@ export function splitHeaderFields(
   end: number,
   maxFields: number,
   maxOctets: number,
+  isStopLine?: (lineStart: number) => boolean,
 ): HeaderBlock {
   const fields: HeaderField[] = []
   let isTruncated = false
@@ -59,6 +62,9 @@ export function splitHeaderFields(
       return { fields, bodyStart: next, isTruncated }
     }
     const first = bytes[position]
+    // A line the caller recognises (a multipart delimiter) ends the block where it starts.
+    if (first === HYPHEN && isStopLine?.(position))
+      return { fields, bodyStart: position, isTruncated }
     if (first === SP || first === HTAB) {
       if (current) current.end = next
     } else if (fields.length >= maxFields || position >= splitLimit) {

@@ -6,7 +6,9 @@
  * @see https://www.rfc-editor.org/rfc/rfc2183#section-2
  * @see https://www.rfc-editor.org/rfc/rfc2231
  */
+
 import { decodeText } from '../charset.ts'
+import { decodeHexEscapes } from '../hex-escapes.ts'
 import { decodeEncodedWords } from './encoded-word.ts'
 
 export interface ParameterizedValue {
@@ -481,31 +483,7 @@ function splitCharset(value: string): { charset: string | null; text: string } {
 // should have been encoded (8-bit text) count as their UTF-8 octets.
 function percentDecode(text: string): Buffer {
   const input = Buffer.from(text, 'utf8')
-  if (!input.includes(PERCENT)) return input
-  const output = Buffer.alloc(input.length)
-  let length = 0
-  for (let i = 0; i < input.length; i += 1) {
-    let octet = input[i] ?? 0
-    if (octet === PERCENT) {
-      const high = hexValue(input[i + 1])
-      const low = hexValue(input[i + 2])
-      if (high >= 0 && low >= 0) {
-        octet = (high << 4) | low
-        i += 2
-      }
-    }
-    output[length] = octet
-    length += 1
-  }
-  return output.subarray(0, length)
-}
-
-function hexValue(octet: number | undefined): number {
-  if (octet === undefined) return -1
-  if (octet >= 0x30 && octet <= 0x39) return octet - 0x30
-  const lower = octet | 0x20
-  if (lower >= 0x61 && lower <= 0x66) return lower - 0x61 + 10
-  return -1
+  return input.includes(PERCENT) ? decodeHexEscapes(input, PERCENT) : input
 }
 
 /**

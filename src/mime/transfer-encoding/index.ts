@@ -39,6 +39,35 @@ export function decodeTransferEncoding(
 }
 
 function mechanismOf(encoding: string | null | undefined): string {
-  if (encoding === null || encoding === undefined) return ''
-  return (/^[\s"']*([^\s"'();]*)/.exec(encoding)?.[1] ?? '').toLowerCase()
+  return transferEncodingToken(encoding).toLowerCase()
+}
+
+/**
+ * The mechanism of a Content-Transfer-Encoding value as written (RFC 2045 §6.1: a token, which
+ * senders surround with comments, quotes and spaces), or "" when there is none. One reading for
+ * decoding, BINARY and BODYSTRUCTURE alike. Linear: a comment is skipped to its first ")".
+ */
+export function transferEncodingToken(value: string | null | undefined): string {
+  if (value === null || value === undefined) return ''
+  let position = 0
+  while (position < value.length) {
+    const char = value[position]
+    if (char === '(') {
+      const close = value.indexOf(')', position)
+      if (close < 0) return ''
+      position = close + 1
+    } else if (
+      char === ' ' ||
+      char === '\t' ||
+      char === '\r' ||
+      char === '\n' ||
+      char === '"' ||
+      char === "'"
+    ) {
+      position += 1
+    } else {
+      break
+    }
+  }
+  return /^[^\s"'();]*/.exec(value.slice(position))?.[0] ?? ''
 }

@@ -1,3 +1,5 @@
+import { hexValue } from '../hex-escapes.ts'
+
 /**
  * The quoted-printable Content-Transfer-Encoding.
  *
@@ -12,17 +14,6 @@ const DOT = 0x2e
 const EQUALS = 0x3d
 
 const HEX_DIGITS = '0123456789ABCDEF'
-
-// The value of each octet as a hex digit, upper or lower case, or -1.
-const HEX_VALUES = new Int8Array(256).fill(-1)
-for (let digit = 0; digit < 16; digit += 1) {
-  HEX_VALUES[HEX_DIGITS.charCodeAt(digit)] = digit
-  HEX_VALUES[HEX_DIGITS.toLowerCase().charCodeAt(digit)] = digit
-}
-
-function hexValue(octet: number | undefined): number {
-  return octet === undefined ? -1 : (HEX_VALUES[octet] ?? -1)
-}
 
 function isWhitespace(octet: number | undefined): boolean {
   return octet === SPACE || octet === TAB
