@@ -62,10 +62,3 @@ function envelopeValue(bytes: Uint8Array, field: HeaderField): string {
 function lastField(fields: readonly HeaderField[], lowerName: string): HeaderField | undefined {
   return fields.findLast((field) => field.lowerName === lowerName)
 }
-
-export function firstField(
-  fields: readonly HeaderField[],
-  lowerName: string,
-): HeaderField | undefined {
-  return fields.find((field) => field.lowerName === lowerName)
-}

@@ -23,9 +23,11 @@ export { formatDate, parseDate } from './date.ts'
 export { type Envelope, readEnvelope } from './envelope.ts'
 export {
   fieldValueBytes,
+  firstField,
   type HeaderBlock,
   type HeaderField,
   splitHeaderFields,
+  transferEncodingValue,
   unfoldedFieldValue,
 } from './header/fields.ts'
 export {
@@ -68,4 +70,5 @@ export {
   decodeTransferEncoding,
   encodeBase64,
   encodeQuotedPrintable,
+  transferEncodingToken,
 } from './transfer-encoding/index.ts'

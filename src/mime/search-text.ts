@@ -1,5 +1,5 @@
 import { decodeText } from './charset.ts'
-import { fieldValueBytes } from './header/fields.ts'
+import { fieldValueBytes, transferEncodingValue } from './header/fields.ts'
 import { decodeEncodedWords, decodeHeaderBytes } from './header/index.ts'
 import type { MimePart, ParsedMessage } from './parse-message.ts'
 import { decodeTransferEncoding } from './transfer-encoding/index.ts'
@@ -44,12 +44,9 @@ export function searchText(
       return
     }
     if (part.contentType.type !== 'text') return
-    const encoding = part.header.fields.find(
-      (field) => field.lowerName === 'content-transfer-encoding',
-    )
     const decoded = decodeTransferEncoding(
       bytes.subarray(part.bodyStart, part.bodyEnd),
-      encoding ? Buffer.from(fieldValueBytes(bytes, encoding)).toString('latin1') : null,
+      transferEncodingValue(bytes, part.header.fields),
     )
     let text = decodeText(decoded, part.contentType.params.get('charset'))
     if (part.contentType.subtype === 'html') text = htmlToText(text)

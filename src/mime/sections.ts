@@ -1,4 +1,4 @@
-import { fieldValueBytes } from './header/fields.ts'
+import { transferEncodingValue } from './header/fields.ts'
 import type { MimePart, ParsedMessage } from './parse-message.ts'
 import { decodeTransferEncoding, transferEncodingToken } from './transfer-encoding/index.ts'
 
@@ -121,10 +121,7 @@ export function binarySection(message: ParsedMessage, path: readonly number[]): 
   if (path.length === 0) return { ok: true, content: message.bytes }
   if (part.contentType.type === 'multipart') return { ok: false, reason: 'not-a-leaf' }
   const { bytes } = message
-  const field = part.header.fields.find(
-    (candidate) => candidate.lowerName === 'content-transfer-encoding',
-  )
-  const written = field ? Buffer.from(fieldValueBytes(bytes, field)).toString('latin1') : null
+  const written = transferEncodingValue(bytes, part.header.fields)
   const encoding = transferEncodingToken(written).toLowerCase() || '7bit'
   if (!KNOWN_ENCODINGS.has(encoding)) return { ok: false, reason: 'unknown-cte' }
   const body = bytes.subarray(part.bodyStart, part.bodyEnd)

@@ -1,5 +1,5 @@
-import { type Envelope, firstField, readEnvelope } from './envelope.ts'
-import { unfoldedFieldValue } from './header/fields.ts'
+import { type Envelope, readEnvelope } from './envelope.ts'
+import { firstField, unfoldedFieldValue } from './header/fields.ts'
 import { parseContentTypeValue, parseParameterizedValue } from './header/params.ts'
 import type { MimePart, ParsedMessage } from './parse-message.ts'
 import { transferEncodingToken } from './transfer-encoding/index.ts'

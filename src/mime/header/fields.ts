@@ -129,3 +129,23 @@ function indexOfByte(bytes: Uint8Array, byte: number, from: number, to: number):
 function latin1(bytes: Uint8Array, from: number, to: number): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset + from, to - from).toString('latin1')
 }
+
+/** The first field of a name (lower-cased), for fields that must occur at most once. */
+export function firstField(
+  fields: readonly HeaderField[],
+  lowerName: string,
+): HeaderField | undefined {
+  return fields.find((field) => field.lowerName === lowerName)
+}
+
+/**
+ * The raw Content-Transfer-Encoding value of a part's header (binary string), or null; callers
+ * read the mechanism from it with transferEncodingToken.
+ */
+export function transferEncodingValue(
+  bytes: Uint8Array,
+  fields: readonly HeaderField[],
+): string | null {
+  const field = firstField(fields, 'content-transfer-encoding')
+  return field ? Buffer.from(fieldValueBytes(bytes, field)).toString('latin1') : null
+}
