@@ -495,3 +495,9 @@ test('formatted addresses read back as the same mailbox', () => {
     assert.equal(addressOf(entry), input.address)
   }
 })
+
+test('toAsciiDomain accepts a domain literal only in its RFC 5322 §3.4.1 form', () => {
+  assert.equal(toAsciiDomain('[192.0.2.1]'), '[192.0.2.1]')
+  assert.equal(toAsciiDomain('[x>\r\nBcc: victim@example.com\r\nX: [y]'), null)
+  assert.equal(toAsciiDomain('[a]b]'), null)
+})

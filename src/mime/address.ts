@@ -111,7 +111,8 @@ export function addressOf(m: Mailbox): string {
  * back unchanged: it is an address, not a name.
  */
 export function toAsciiDomain(host: string): string | null {
-  if (host.startsWith('[')) return host.length > 1 && host.endsWith(']') ? host : null
+  // domain-literal = "[" *dtext "]", dtext = %d33-90 / %d94-126   (RFC 5322 §3.4.1)
+  if (host.startsWith('[')) return /^\[[\x21-\x5a\x5e-\x7e]*\]$/.test(host) ? host : null
   // domainToASCII parses a URL host: "/", "?", "#" and "\" end it, "%" is percent-decoded. A
   // mail domain has none of them, so any ASCII outside letters, digits, "-", "." and "_" is
   // refused before it could be reinterpreted.

@@ -160,3 +160,9 @@ test('isValidUtf8 refuses overlongs, surrogates, truncated sequences and code po
   assert.equal(isValidUtf8(bytes(0xf4, 0x90, 0x80, 0x80)), false)
   assert.equal(isValidUtf8(bytes(0xe9)), false)
 })
+
+test('one name per charset, and implausible labels are refused without a lookup', () => {
+  assert.equal(normalizeCharset('ucs2'), normalizeCharset('utf-16le'))
+  assert.equal(normalizeCharset('utf 8 with spaces'), null)
+  assert.equal(normalizeCharset(`x${'y'.repeat(100)}`), null)
+})

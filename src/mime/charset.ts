@@ -127,13 +127,26 @@ function textDecoderFor(name: string): TextDecoder {
 }
 
 function resolveCharset(label: string): Resolved | null {
+  // A label that no charset has (too long, or with characters no label uses) is refused before
+  // any lookup: lookups of unknown labels throw inside TextDecoder and iconv-lite, which is slow,
+  // and a flood of distinct ones would churn the cache.
+  if (label.length > MAX_LABEL_LENGTH + 4 || !PLAUSIBLE_LABEL.test(label)) return null
   const cached = resolvedLabels.get(label)
   if (cached !== undefined) return cached
   const resolved = resolveUncached(label)
-  if (resolvedLabels.size >= MAX_CACHED_LABELS) resolvedLabels.clear()
-  resolvedLabels.set(label, resolved)
+  // Evict the oldest entry, not everything. The key is a fresh copy: a label sliced out of a
+  // header would otherwise keep the whole header alive in the cache.
+  if (resolvedLabels.size >= MAX_CACHED_LABELS) {
+    const oldest = resolvedLabels.keys().next().value
+    if (oldest !== undefined) resolvedLabels.delete(oldest)
+  }
+  resolvedLabels.set(Buffer.from(label, 'latin1').toString('latin1'), resolved)
   return resolved
 }
+
+// Charset labels are letters, digits and a little punctuation, sometimes quoted by careless
+// senders; anything else cannot name a charset.
+const PLAUSIBLE_LABEL = /^[\s"']*[A-Za-z0-9][A-Za-z0-9._:+()-]*[\s"']*$/
 
 function resolveUncached(label: string): Resolved | null {
   const cleaned = cleanLabel(label)
@@ -143,6 +156,9 @@ function resolveUncached(label: string): Resolved | null {
   // RFC 2046 §4.1.2: US-ASCII declared over 8-bit bytes is common; decodeText looks at the bytes.
   if (US_ASCII_LABELS.has(cleaned)) return { name: 'us-ascii', backend: 'best-effort' }
   if (ISO_8859_1_LABELS.has(cleaned)) return { name: 'iso-8859-1', backend: 'text-decoder' }
+  // iconv-lite names these "ucs2"; one name per charset lets adjacent encoded words join.
+  if (cleaned === 'ucs2' || cleaned === 'utf16le')
+    return { name: 'utf-16le', backend: 'text-decoder' }
   const sniffing = BOM_SNIFFING_LABELS.get(cleaned)
   if (sniffing !== undefined) return { name: sniffing, backend: 'iconv' }
   const whatwg = whatwgName(cleaned)

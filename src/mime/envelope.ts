@@ -1,5 +1,6 @@
 import { type AddressListEntry, parseAddressList } from './address.ts'
 import { fieldValueBytes, type HeaderField, unfoldedFieldValue } from './header/fields.ts'
+import { MAX_ADDRESS_LIST_CHARS } from './limits.ts'
 import type { MimePart } from './parse-message.ts'
 
 /**
@@ -32,7 +33,11 @@ export function readEnvelope(bytes: Uint8Array, part: MimePart): Envelope {
   }
   const addresses = (name: string): AddressListEntry[] | null => {
     const field = lastField(part.header.fields, name)
-    return field ? parseAddressList(unfoldedFieldValue(bytes, field)) : null
+    // Past MAX_ADDRESS_LIST_CHARS an address list is cut: thousands of recipients fit, a
+    // megabyte of "<>" does not become half a million objects.
+    return field
+      ? parseAddressList(unfoldedFieldValue(bytes, field).slice(0, MAX_ADDRESS_LIST_CHARS))
+      : null
   }
   return {
     date: lastValue('date'),

@@ -19,6 +19,12 @@ export const MAX_HEADER_FIELDS = 5_000
 /** Octets of one part's header block that are split into fields (RFC 5322 has no bound). */
 export const MAX_HEADER_OCTETS = 1024 * 1024
 
+/**
+ * Characters of an address field parsed for ENVELOPE. 256 Ki is several thousand recipients;
+ * the rest of a longer field is not shown (the field itself stays stored as written).
+ */
+export const MAX_ADDRESS_LIST_CHARS = 256 * 1024
+
 export interface MimeLimits {
   maxDepth: number
   maxParts: number

@@ -22,6 +22,13 @@ export interface SearchText {
  */
 export const MAX_SEARCH_BODY_CHARS = 8 * 1024 * 1024
 
+/**
+ * No charset spends more octets than this on one character, so decoding only that many octets
+ * per wanted character loses no text and keeps slow charsets (UTF-7) from decoding megabytes
+ * that would be thrown away.
+ */
+const MAX_OCTETS_PER_CHAR = 8
+
 export function searchText(
   message: ParsedMessage,
   maxBodyChars = MAX_SEARCH_BODY_CHARS,
@@ -47,7 +54,7 @@ export function searchText(
     const decoded = decodeTransferEncoding(
       bytes.subarray(part.bodyStart, part.bodyEnd),
       transferEncodingValue(bytes, part.header.fields),
-    )
+    ).subarray(0, (maxBodyChars - length) * MAX_OCTETS_PER_CHAR)
     let text = decodeText(decoded, part.contentType.params.get('charset'))
     if (part.contentType.subtype === 'html') text = htmlToText(text)
     texts.push(text.slice(0, maxBodyChars - length))

@@ -57,3 +57,10 @@ test('many nested boundaries and a body of "--" lines parse in one pass', () => 
   while (leaf.children[0]) leaf = leaf.children[0]
   assert.equal(leaf.bodyEnd, bytes.length)
 })
+
+test('an address list past the ENVELOPE bound is cut, not parsed into a million objects', async () => {
+  const { readEnvelope } = await import('./envelope.ts')
+  const bytes = Buffer.from(`To: ${'<>,'.repeat(400_000)}\r\n\r\n`)
+  const envelope = readEnvelope(bytes, parseMessage(bytes).root)
+  assert.ok((envelope.to?.length ?? 0) <= 256 * 1024)
+})

@@ -289,3 +289,9 @@ test('encodePhrase splits a long name into words of at most 75 characters', () =
 test('encodePhrase writes an empty name as an empty quoted-string', () => {
   assert.equal(encodePhrase(''), '""')
 })
+
+test('adjacent base64 words: a word without padding is decoded alone, a split group is joined', () => {
+  // From review: joining "QUI" (missing its "=") with the next word garbled both.
+  assert.equal(decodeEncodedWords('=?utf-8?b?QUI?= =?utf-8?b?QUJD?='), 'ABABC')
+  assert.equal(decodeEncodedWords('=?utf-8?b?QU?= =?utf-8?b?JD?='), 'ABC')
+})

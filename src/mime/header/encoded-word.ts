@@ -177,7 +177,13 @@ function isLinearWhitespace(text: string, from: number, to: number): boolean {
 
 function addWord(run: WordRun, word: EncodedWord): void {
   if (word.isBase64) {
-    run.base64 += word.encodedText
+    const text = word.encodedText.replace(/\s+/g, '')
+    // Words are decoded one by one, except that a word cut inside a 4-character group is joined
+    // with the next word when that completes the group. A word that is whole on its own after an
+    // unaligned one means the earlier word only lacked its padding.
+    if (run.base64.length % 4 !== 0 && text.length % 4 === 0) flushBase64(run)
+    run.base64 += text
+    if (run.base64.length % 4 === 0 || run.base64.endsWith('=')) flushBase64(run)
     return
   }
   flushBase64(run)

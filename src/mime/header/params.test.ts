@@ -672,3 +672,8 @@ test('formatParameterizedValue refuses a parameter name that is not an attribute
     assert.throws(() => formatParameterizedValue('a', { [name]: 'v' }), TypeError, name)
   }
 })
+
+test('formatParameterizedValue handles a value of a million characters', () => {
+  const formatted = formatParameterizedValue('attachment', { filename: '中'.repeat(1_000_000) })
+  assert.ok(formatted.startsWith('attachment;'))
+})

@@ -867,7 +867,8 @@ export function formatParameterizedValue(
     if (name === '' || ![...name].every((char) => isAttributeChar(char.charCodeAt(0)))) {
       throw new TypeError(`Cannot format parameter "${name}", its name is not an attribute`)
     }
-    pieces.push(...formatParameter(name, parameterValue))
+    // A loop, not a spread: a huge value has more sections than a call takes arguments.
+    for (const piece of formatParameter(name, parameterValue)) pieces.push(piece)
   }
   let output = value
   let column = firstLineUsed + value.length

@@ -6,6 +6,7 @@ import {
   decodeTransferEncoding,
   encodeBase64,
   encodeQuotedPrintable,
+  transferEncodingToken,
 } from './index.ts'
 
 const decode = (body: string, encoding: string | null | undefined) =>
@@ -47,4 +48,10 @@ test('the transfer-encoding entry re-exports the four codecs', () => {
   assert.equal(decodeBase64(Buffer.from(encodeBase64(Buffer.from('x')))).toString(), 'x')
   const qp = encodeQuotedPrintable(Buffer.from('='))
   assert.equal(decodeQuotedPrintable(Buffer.from(qp)).toString(), '=')
+})
+
+test('transferEncodingToken skips nested comments and reports the token as written', () => {
+  assert.equal(transferEncodingToken('(a(b)c) Base64'), 'Base64')
+  assert.equal(transferEncodingToken('  "quoted-printable" (x)'), 'quoted-printable')
+  assert.equal(transferEncodingToken('(unterminated base64'), '')
 })

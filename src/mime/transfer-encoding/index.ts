@@ -45,7 +45,7 @@ function mechanismOf(encoding: string | null | undefined): string {
 /**
  * The mechanism of a Content-Transfer-Encoding value as written (RFC 2045 §6.1: a token, which
  * senders surround with comments, quotes and spaces), or "" when there is none. One reading for
- * decoding, BINARY and BODYSTRUCTURE alike. Linear: a comment is skipped to its first ")".
+ * decoding, BINARY and BODYSTRUCTURE alike. Linear: one pass, comments skipped with their nesting.
  */
 export function transferEncodingToken(value: string | null | undefined): string {
   if (value === null || value === undefined) return ''
@@ -53,9 +53,17 @@ export function transferEncodingToken(value: string | null | undefined): string 
   while (position < value.length) {
     const char = value[position]
     if (char === '(') {
-      const close = value.indexOf(')', position)
-      if (close < 0) return ''
-      position = close + 1
+      // Comments nest (RFC 5322 §3.2.2); a quoted-pair escapes one character.
+      let depth = 0
+      let end = position
+      for (; end < value.length; end += 1) {
+        const inner = value[end]
+        if (inner === '\\') end += 1
+        else if (inner === '(') depth += 1
+        else if (inner === ')' && --depth === 0) break
+      }
+      if (end >= value.length) return ''
+      position = end + 1
     } else if (
       char === ' ' ||
       char === '\t' ||
