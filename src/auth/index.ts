@@ -1,0 +1,24 @@
+// src/auth: password hashes, SCRAM secrets, SASL mechanisms and failure throttling, shared by
+// SMTP, IMAP and POP3.
+export { hashPassword, verifyPassword } from './password-hash.ts'
+export {
+  createSaslExchange,
+  MAX_SASL_RESPONSE_OCTETS,
+  SASL_MECHANISMS,
+  type SaslCredentialStore,
+  type SaslExchange,
+  type SaslStep,
+} from './sasl/index.ts'
+export {
+  deriveScramCredentials,
+  formatScramCredentials,
+  parseScramCredentials,
+  SCRAM_ITERATIONS,
+  type ScramCredentials,
+} from './scram-credentials.ts'
+export {
+  AuthThrottle,
+  DEFAULT_THROTTLE,
+  type ThrottleCheck,
+  type ThrottleOptions,
+} from './throttle.ts'
