@@ -1,5 +1,10 @@
 import { loginExchange } from './login.ts'
-import type { SaslCredentialStore, SaslExchange } from './mechanism.ts'
+import {
+  MAX_SASL_RESPONSE_OCTETS,
+  malformed,
+  type SaslCredentialStore,
+  type SaslExchange,
+} from './mechanism.ts'
 import { plainExchange } from './plain.ts'
 import { type ScramOptions, scramExchange } from './scram.ts'
 
@@ -19,6 +24,15 @@ export function createSaslExchange(
   store: SaslCredentialStore,
   options: ScramOptions = {},
 ): SaslExchange | null {
+  const exchange = mechanismExchange(mechanism, store, options)
+  return exchange === null ? null : bounded(exchange)
+}
+
+function mechanismExchange(
+  mechanism: string,
+  store: SaslCredentialStore,
+  options: ScramOptions,
+): SaslExchange | null {
   switch (mechanism.toUpperCase()) {
     case 'SCRAM-SHA-256':
       return scramExchange(store, options)
@@ -28,5 +42,17 @@ export function createSaslExchange(
       return loginExchange(store)
     default:
       return null
+  }
+}
+
+/** Every mechanism refuses a client message past MAX_SASL_RESPONSE_OCTETS before looking at it. */
+function bounded(exchange: SaslExchange): SaslExchange {
+  const tooLong = (message: Buffer | null) =>
+    message !== null && message.length > MAX_SASL_RESPONSE_OCTETS
+  const refusal = () => malformed(`Response longer than ${MAX_SASL_RESPONSE_OCTETS} octets`)
+  return {
+    mechanism: exchange.mechanism,
+    start: async (initial) => (tooLong(initial) ? refusal() : exchange.start(initial)),
+    respond: async (response) => (tooLong(response) ? refusal() : exchange.respond(response)),
   }
 }

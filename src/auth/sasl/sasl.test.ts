@@ -3,7 +3,12 @@ import { createHash, createHmac, pbkdf2Sync } from 'node:crypto'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import { deriveScramCredentials, type ScramCredentials } from '../scram-credentials.ts'
-import { createSaslExchange, type SaslCredentialStore, type SaslStep } from './index.ts'
+import {
+  createSaslExchange,
+  MAX_SASL_RESPONSE_OCTETS,
+  type SaslCredentialStore,
+  type SaslStep,
+} from './index.ts'
 
 function storeWith(
   accounts: Record<string, { password: string; scram?: ScramCredentials }>,
@@ -201,5 +206,24 @@ test('no mechanism throws on arbitrary client messages', async () => {
       },
     ),
     { numRuns: 500 },
+  )
+})
+
+test('a client message past MAX_SASL_RESPONSE_OCTETS is refused at the limit, not before', async () => {
+  const store = storeWith({ alice: { password: 'pw' } })
+  const atLimit = `\u0000alice\u0000${'p'.repeat(MAX_SASL_RESPONSE_OCTETS - 7)}`
+  assert.equal(Buffer.byteLength(atLimit), MAX_SASL_RESPONSE_OCTETS)
+  const credentials = await exchangeFor('PLAIN', store).start(Buffer.from(atLimit))
+  assert.equal(credentials.kind === 'failure' && credentials.reason, 'credentials')
+  const past = await exchangeFor('PLAIN', store).start(Buffer.from(`${atLimit}p`))
+  assert.equal(
+    past.kind === 'failure' && past.message,
+    `Response longer than ${MAX_SASL_RESPONSE_OCTETS} octets`,
+  )
+  const login = exchangeFor('LOGIN', store)
+  await login.start(null)
+  assert.equal(
+    (await login.respond(Buffer.alloc(MAX_SASL_RESPONSE_OCTETS + 1, 0x61))).kind,
+    'failure',
   )
 })
