@@ -1,3 +1,16 @@
 // src/store: the storage interface the protocols and services use, and its shared types. Each
 // backend lives in its own folder; only server/open-store.ts picks one.
 export { type BlobId, BlobNotFoundError, type BlobStore, isBlobId } from './blob-store.ts'
+export { ChangeFeed } from './change-feed.ts'
+export { describeMessage, type MessageDescription } from './describe-message.ts'
+export { ConflictError, InvalidNameError, NotFoundError, QuotaExceededError } from './errors.ts'
+export * from './limits.ts'
+export {
+  checkFlags,
+  checkMailboxName,
+  flagList,
+  MAILBOX_SEPARATOR,
+  parentNames,
+  systemFlagBit,
+} from './names.ts'
+export * from './types.ts'

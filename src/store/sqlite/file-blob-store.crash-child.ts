@@ -5,6 +5,7 @@ import { openFileBlobStore } from './file-blob-store.ts'
 
 const [root = '', log = '', run = '0'] = process.argv.slice(2)
 const store = await openFileBlobStore(root)
+process.stdout.write('ready\n')
 for (let n = 0; ; n += 1) {
   const seed = `${run}-${n}`
   const size = 1000 + ((n * 7919) % 200_000)

@@ -55,8 +55,12 @@ test('blobs reported as stored survive SIGKILL at random moments, and none is ha
   const log = path.join(makeTempDir(t), 'stored.log')
   writeFileSync(log, '')
   for (let kill = 0; kill < 20; kill += 1) {
-    const child = spawn(process.execPath, [CHILD, root, log, String(kill)], { stdio: 'ignore' })
-    await new Promise((resolve) => setTimeout(resolve, 40 + Math.floor(Math.random() * 120)))
+    const child = spawn(process.execPath, [CHILD, root, log, String(kill)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    // Kill at a random moment after the child is writing, however slow the machine is to start it.
+    await new Promise((resolve) => child.stdout.once('data', resolve))
+    await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 60)))
     child.kill('SIGKILL')
     await new Promise((resolve) => child.once('exit', resolve))
   }

@@ -17,7 +17,7 @@ export async function openFileBlobStore(root: string): Promise<BlobStore> {
 
   const pathOf = (id: BlobId): string => {
     if (!isBlobId(id)) throw new BlobNotFoundError(id)
-    return path.join(root, id.slice(0, 2), id.slice(2, 4), id)
+    return fileBlobPath(root, id)
   }
 
   const store: BlobStore = {
@@ -82,6 +82,11 @@ export async function openFileBlobStore(root: string): Promise<BlobStore> {
     },
   }
   return store
+}
+
+/** Where the blob with this id lives under root (which may not hold it). */
+export function fileBlobPath(root: string, id: BlobId): string {
+  return path.join(root, id.slice(0, 2), id.slice(2, 4), id)
 }
 
 async function exists(file: string): Promise<boolean> {

@@ -1,2 +1,4 @@
-// The embedded backend: SQLite for metadata (coming with the rest of issue 4) and files for blobs.
+// The embedded backend: SQLite for metadata and files for blobs. Only server/open-store.ts
+// (and this folder's tests) import it.
 export { openFileBlobStore } from './file-blob-store.ts'
+export { openSqliteStore, type SqliteStoreOptions } from './sqlite-store.ts'

@@ -1,0 +1,24 @@
+import { bodyStructure, parseDate, parseMessage, readEnvelope, searchText } from '../mime/index.ts'
+import type { MessageMetadata } from './types.ts'
+
+/** What a backend stores about new bytes, besides the bytes: computed once, at delivery. */
+export interface MessageDescription {
+  metadata: MessageMetadata
+  /** Top-level header fields for SEARCH HEADER/FROM/SUBJECT…, decoded: "name: value" lines. */
+  headerText: string
+  /** Decoded text of the text parts, for SEARCH BODY/TEXT. */
+  bodyText: string
+}
+
+/** Parses the message once (src/mime never throws on any input) and keeps what IMAP asks. */
+export function describeMessage(bytes: Buffer): MessageDescription {
+  const parsed = parseMessage(bytes)
+  const text = searchText(parsed)
+  const envelope = readEnvelope(bytes, parsed.root)
+  const sentDate = envelope.date === null ? null : parseDate(envelope.date)
+  return {
+    metadata: { envelope, structure: bodyStructure(parsed), sentDate },
+    headerText: text.headers.map(({ name, value }) => `${name}: ${value}`).join('\n'),
+    bodyText: text.body,
+  }
+}

@@ -1,0 +1,246 @@
+import {
+  ConflictError,
+  checkMailboxName,
+  MAILBOX_SEPARATOR,
+  MAX_MAILBOXES_PER_ACCOUNT,
+  type Mailbox,
+  type MailboxRole,
+  type MailboxStatus,
+  NotFoundError,
+  parentNames,
+} from '../index.ts'
+import type { Connection, Row } from './connection.ts'
+
+export const MAILBOX_COLUMNS = `id, account_id, name, role, uid_validity, uid_next,
+  highest_modseq, messages, unseen, deleted, size`
+
+export function toMailbox(row: Row): Mailbox {
+  return {
+    id: Number(row.id),
+    accountId: Number(row.account_id),
+    name: String(row.name),
+    role: row.role === null ? null : (String(row.role) as MailboxRole),
+    uidValidity: Number(row.uid_validity),
+  }
+}
+
+export function toStatus(row: Row): MailboxStatus {
+  return {
+    ...toMailbox(row),
+    uidNext: Number(row.uid_next),
+    highestModseq: Number(row.highest_modseq),
+    messages: Number(row.messages),
+    unseen: Number(row.unseen),
+    deleted: Number(row.deleted),
+    size: Number(row.size),
+  }
+}
+
+/**
+ * A UIDVALIDITY no mailbox of this database has had: the current time in seconds, or one more
+ * than the last one given when the clock is behind it. A mailbox deleted and created again under
+ * the same name therefore never reuses one (RFC 9051 §2.3.1.1).
+ */
+function nextUidValidity(c: Connection): number {
+  const last = c.get<{ value: number }>("SELECT value FROM meta WHERE key = 'last_uid_validity'")
+  const value = Math.max(Math.floor(Date.now() / 1000), Number(last?.value ?? 0) + 1)
+  c.run("UPDATE meta SET value = ? WHERE key = 'last_uid_validity'", value)
+  return value
+}
+
+/** Inserts one mailbox row; the caller holds a write transaction and checked the name. */
+export function insertMailbox(
+  c: Connection,
+  accountId: number,
+  name: string,
+  role: MailboxRole | null,
+): number {
+  return c.run(
+    'INSERT INTO mailboxes (account_id, name, role, uid_validity) VALUES (?, ?, ?, ?)',
+    accountId,
+    name,
+    role,
+    nextUidValidity(c),
+  ).lastId
+}
+
+export function mailboxRow(c: Connection, id: number): Row {
+  const row = c.get(`SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE id = ?`, id)
+  if (!row) throw new NotFoundError(`Mailbox ${id} does not exist`)
+  return row
+}
+
+function mailboxIdByName(c: Connection, accountId: number, name: string): number | undefined {
+  return c.get<{ id: number }>(
+    'SELECT id FROM mailboxes WHERE account_id = ? AND name = ?',
+    accountId,
+    name,
+  )?.id
+}
+
+function hasChildren(c: Connection, accountId: number, name: string): boolean {
+  const prefix = name + MAILBOX_SEPARATOR
+  return (
+    c.get(
+      'SELECT 1 FROM mailboxes WHERE account_id = ? AND substr(name, 1, ?) = ? LIMIT 1',
+      accountId,
+      prefix.length,
+      prefix,
+    ) !== undefined
+  )
+}
+
+/** Creates the missing ancestors of `name` (RFC 9051 §6.3.4: CREATE makes the hierarchy). */
+function createParents(c: Connection, accountId: number, name: string): void {
+  for (const parent of parentNames(name)) {
+    if (mailboxIdByName(c, accountId, parent) === undefined) {
+      insertMailbox(c, accountId, parent, null)
+    }
+  }
+}
+
+function checkMailboxCount(c: Connection, accountId: number, adding: number): void {
+  const count = Number(
+    c.get<{ n: number }>('SELECT count(*) AS n FROM mailboxes WHERE account_id = ?', accountId)?.n,
+  )
+  if (count + adding > MAX_MAILBOXES_PER_ACCOUNT) {
+    throw new ConflictError(
+      `An account cannot have more than ${MAX_MAILBOXES_PER_ACCOUNT} mailboxes`,
+    )
+  }
+}
+
+export function listMailboxes(c: Connection, accountId: number): Mailbox[] {
+  return c
+    .all(`SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = ? ORDER BY name`, accountId)
+    .map(toMailbox)
+}
+
+export function getMailbox(c: Connection, accountId: number, name: string): Mailbox | null {
+  let canonical: string
+  try {
+    canonical = checkMailboxName(name)
+  } catch {
+    return null
+  }
+  const row = c.get(
+    `SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = ? AND name = ?`,
+    accountId,
+    canonical,
+  )
+  return row ? toMailbox(row) : null
+}
+
+export function createMailbox(
+  c: Connection,
+  accountId: number,
+  name: string,
+  role: MailboxRole | null,
+): Mailbox {
+  const canonical = checkMailboxName(name)
+  return c.write(() => {
+    if (!c.get('SELECT 1 FROM accounts WHERE id = ?', accountId)) {
+      throw new NotFoundError(`Account ${accountId} does not exist`)
+    }
+    if (mailboxIdByName(c, accountId, canonical) !== undefined) {
+      throw new ConflictError(`Mailbox ${canonical} already exists`)
+    }
+    if (
+      role &&
+      c.get('SELECT 1 FROM mailboxes WHERE account_id = ? AND role = ?', accountId, role)
+    ) {
+      throw new ConflictError(`Another mailbox already has the role ${role}`)
+    }
+    checkMailboxCount(c, accountId, parentNames(canonical).length + 1)
+    createParents(c, accountId, canonical)
+    return toMailbox(mailboxRow(c, insertMailbox(c, accountId, canonical, role)))
+  })
+}
+
+export function deleteMailbox(c: Connection, id: number): void {
+  c.write(() => {
+    const mailbox = toMailbox(mailboxRow(c, id))
+    if (mailbox.name === 'INBOX') throw new ConflictError('INBOX cannot be deleted')
+    if (hasChildren(c, mailbox.accountId, mailbox.name)) {
+      throw new ConflictError(`Mailbox ${mailbox.name} has children; delete them first`)
+    }
+    c.run('DELETE FROM messages WHERE mailbox_id = ?', id)
+    c.run('DELETE FROM expunged WHERE mailbox_id = ?', id)
+    c.run('DELETE FROM mailboxes WHERE id = ?', id)
+  })
+}
+
+/**
+ * Renames a mailbox and its children. INBOX is special (RFC 9051 §6.3.6): its messages move to
+ * a new mailbox of the new name, INBOX stays, empty, and its children keep their names. The
+ * caller passes `moveInbox` to do that move inside this transaction.
+ */
+export function renameMailbox(
+  c: Connection,
+  id: number,
+  newName: string,
+  moveInbox: (from: number, to: number) => void,
+): Mailbox {
+  const canonical = checkMailboxName(newName)
+  return c.write(() => {
+    const mailbox = toMailbox(mailboxRow(c, id))
+    const { accountId } = mailbox
+    if (mailboxIdByName(c, accountId, canonical) !== undefined) {
+      throw new ConflictError(`Mailbox ${canonical} already exists`)
+    }
+    if (mailbox.name === 'INBOX') {
+      checkMailboxCount(c, accountId, parentNames(canonical).length + 1)
+      createParents(c, accountId, canonical)
+      const created = insertMailbox(c, accountId, canonical, null)
+      moveInbox(id, created)
+      return toMailbox(mailboxRow(c, created))
+    }
+    const oldPrefix = mailbox.name + MAILBOX_SEPARATOR
+    if (canonical.startsWith(oldPrefix)) {
+      throw new ConflictError(`Mailbox ${mailbox.name} cannot be moved inside itself`)
+    }
+    const missing = parentNames(canonical).filter(
+      (parent) => mailboxIdByName(c, accountId, parent) === undefined,
+    )
+    checkMailboxCount(c, accountId, missing.length)
+    createParents(c, accountId, canonical)
+    c.run(
+      `UPDATE mailboxes SET name = ? || substr(name, ?) WHERE account_id = ?
+       AND substr(name, 1, ?) = ?`,
+      `${canonical}${MAILBOX_SEPARATOR}`,
+      oldPrefix.length + 1,
+      accountId,
+      oldPrefix.length,
+      oldPrefix,
+    )
+    c.run('UPDATE mailboxes SET name = ? WHERE id = ?', canonical, id)
+    return toMailbox(mailboxRow(c, id))
+  })
+}
+
+export function setSubscribed(
+  c: Connection,
+  accountId: number,
+  name: string,
+  subscribed: boolean,
+): void {
+  const canonical = checkMailboxName(name)
+  if (subscribed) {
+    c.run(
+      'INSERT INTO subscriptions (account_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING',
+      accountId,
+      canonical,
+    )
+  } else {
+    c.run('DELETE FROM subscriptions WHERE account_id = ? AND name = ?', accountId, canonical)
+  }
+}
+
+export function listSubscriptions(c: Connection, accountId: number): string[] {
+  return c
+    .all<{ name: string }>(
+      'SELECT name FROM subscriptions WHERE account_id = ? ORDER BY name',
+      accountId,
+    )
+    .map((row) => row.name)
+}

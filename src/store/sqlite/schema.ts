@@ -1,0 +1,153 @@
+import type { Connection } from './connection.ts'
+
+/** The schema this code reads and writes. */
+export const SCHEMA_VERSION = 1
+
+// System flag bits (store/names.ts systemFlagBit): \Seen = 1, \Deleted = 8. The triggers keep
+// every counter in the same transaction as the change, so counts can never drift from rows.
+const VERSION_1 = `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+
+CREATE TABLE domains (
+  name TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE accounts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  address TEXT NOT NULL UNIQUE,
+  domain TEXT NOT NULL REFERENCES domains (name),
+  password_hash TEXT NOT NULL,
+  scram_sha256 TEXT NOT NULL,
+  quota_storage INTEGER,
+  quota_messages INTEGER,
+  storage_used INTEGER NOT NULL DEFAULT 0,
+  messages_used INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX accounts_domain ON accounts (domain);
+
+CREATE TABLE aliases (
+  source TEXT NOT NULL,
+  target TEXT NOT NULL,
+  domain TEXT NOT NULL REFERENCES domains (name),
+  position INTEGER NOT NULL,
+  PRIMARY KEY (source, target)
+) WITHOUT ROWID;
+CREATE INDEX aliases_domain ON aliases (domain);
+
+CREATE TABLE mailboxes (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  account_id INTEGER NOT NULL REFERENCES accounts (id),
+  name TEXT NOT NULL,
+  role TEXT,
+  uid_validity INTEGER NOT NULL,
+  uid_next INTEGER NOT NULL DEFAULT 1,
+  highest_modseq INTEGER NOT NULL DEFAULT 1,
+  messages INTEGER NOT NULL DEFAULT 0,
+  unseen INTEGER NOT NULL DEFAULT 0,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  size INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (account_id, name),
+  UNIQUE (account_id, role)
+);
+
+CREATE TABLE subscriptions (
+  account_id INTEGER NOT NULL REFERENCES accounts (id),
+  name TEXT NOT NULL,
+  PRIMARY KEY (account_id, name)
+) WITHOUT ROWID;
+
+-- One row per distinct message content: its metadata, parsed once, and how many mailbox
+-- entries refer to it. A row whose refcount reaches 0 is garbage; its file goes with it.
+CREATE TABLE blobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  blob_id TEXT NOT NULL UNIQUE,
+  size INTEGER NOT NULL,
+  refcount INTEGER NOT NULL,
+  metadata TEXT NOT NULL
+);
+CREATE INDEX blobs_garbage ON blobs (refcount) WHERE refcount = 0;
+
+-- IMAP SEARCH is substring matching: the trigram tokenizer indexes every 3-character run.
+CREATE VIRTUAL TABLE blob_text USING fts5 (headers, body, tokenize = 'trigram');
+
+CREATE TABLE messages (
+  mailbox_id INTEGER NOT NULL,
+  uid INTEGER NOT NULL,
+  blob INTEGER NOT NULL REFERENCES blobs (id),
+  flags INTEGER NOT NULL,
+  keywords TEXT,
+  internal_date INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  modseq INTEGER NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX messages_modseq ON messages (mailbox_id, modseq);
+
+-- What QRESYNC's VANISHED (RFC 7162 §3.2.10) needs: which UID went, at which MODSEQ.
+CREATE TABLE expunged (
+  mailbox_id INTEGER NOT NULL,
+  uid INTEGER NOT NULL,
+  modseq INTEGER NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX expunged_modseq ON expunged (mailbox_id, modseq);
+
+CREATE TRIGGER messages_insert AFTER INSERT ON messages BEGIN
+  UPDATE mailboxes SET
+    messages = messages + 1,
+    unseen = unseen + ((NEW.flags & 1) = 0),
+    deleted = deleted + ((NEW.flags & 8) != 0),
+    size = size + NEW.size
+  WHERE id = NEW.mailbox_id;
+  UPDATE accounts SET storage_used = storage_used + NEW.size, messages_used = messages_used + 1
+  WHERE id = (SELECT account_id FROM mailboxes WHERE id = NEW.mailbox_id);
+  UPDATE blobs SET refcount = refcount + 1 WHERE id = NEW.blob;
+END;
+
+CREATE TRIGGER messages_delete AFTER DELETE ON messages BEGIN
+  UPDATE mailboxes SET
+    messages = messages - 1,
+    unseen = unseen - ((OLD.flags & 1) = 0),
+    deleted = deleted - ((OLD.flags & 8) != 0),
+    size = size - OLD.size
+  WHERE id = OLD.mailbox_id;
+  UPDATE accounts SET storage_used = storage_used - OLD.size, messages_used = messages_used - 1
+  WHERE id = (SELECT account_id FROM mailboxes WHERE id = OLD.mailbox_id);
+  UPDATE blobs SET refcount = refcount - 1 WHERE id = OLD.blob;
+END;
+
+CREATE TRIGGER messages_flags AFTER UPDATE OF flags ON messages BEGIN
+  UPDATE mailboxes SET
+    unseen = unseen + ((NEW.flags & 1) = 0) - ((OLD.flags & 1) = 0),
+    deleted = deleted + ((NEW.flags & 8) != 0) - ((OLD.flags & 8) != 0)
+  WHERE id = NEW.mailbox_id;
+END;
+`
+
+/**
+ * Creates the schema in an empty database, or checks that an existing one is the version this
+ * code knows. A newer schema is refused rather than read wrongly.
+ */
+export function prepareSchema(connection: Connection): void {
+  connection.write(() => {
+    const hasMeta = connection.get(
+      "SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+    )
+    if (!hasMeta) {
+      connection.db.exec(VERSION_1)
+      connection.run("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", SCHEMA_VERSION)
+      connection.run("INSERT INTO meta (key, value) VALUES ('last_uid_validity', 0)")
+      return
+    }
+    const version = connection.get<{ value: number }>(
+      "SELECT value FROM meta WHERE key = 'schema_version'",
+    )?.value
+    if (version !== SCHEMA_VERSION) {
+      throw new Error(
+        `The database has schema version ${version}, and this Postern knows version ${SCHEMA_VERSION}`,
+      )
+    }
+  })
+}

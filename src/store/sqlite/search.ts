@@ -1,0 +1,71 @@
+import type { TextQuery, UidRanges } from '../index.ts'
+import type { Connection } from './connection.ts'
+import { normalizeRanges } from './message-rows.ts'
+
+/** The trigram index can only look up strings of at least three characters. */
+const MIN_INDEXED_CHARS = 3
+
+/** An FTS5 query that finds every row that can match `query` (perhaps more). */
+function ftsTerm(query: TextQuery): string | null {
+  if ([...query.value].length < MIN_INDEXED_CHARS) return null
+  const phrase = `"${query.value.replaceAll('"', '""')}"`
+  if (query.field === 'body') return `body : ${phrase}`
+  if (query.field === 'text') return `{headers body} : ${phrase}`
+  return `headers : ${phrase}`
+}
+
+/**
+ * The UIDs whose text matches every query. The trigram index (which folds Unicode case) finds
+ * the candidates; each candidate is then checked here, where a header query also has to match
+ * inside the named field, so the result is exact: IMAP SEARCH is a case-insensitive substring
+ * match (RFC 9051 §6.4.4). Queries shorter than a trigram are checked on every message.
+ */
+export function searchText(
+  c: Connection,
+  mailboxId: number,
+  queries: readonly TextQuery[],
+  ranges: UidRanges | undefined,
+): number[] {
+  const limits: Array<[number, number]> =
+    ranges === undefined ? [[1, Number.MAX_SAFE_INTEGER]] : normalizeRanges(ranges)
+  const terms = queries.map(ftsTerm).filter((term) => term !== null)
+  const select = `SELECT m.uid, t.headers, t.body FROM messages m
+    JOIN blob_text t ON t.rowid = m.blob
+    WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ?`
+  return c.read(() => {
+    const uids: number[] = []
+    for (const [low, high] of limits) {
+      const rows =
+        terms.length === 0
+          ? c.all(`${select} ORDER BY m.uid`, mailboxId, low, high)
+          : c.all(
+              `${select} AND m.blob IN (SELECT rowid FROM blob_text WHERE blob_text MATCH ?)
+               ORDER BY m.uid`,
+              mailboxId,
+              low,
+              high,
+              terms.join(' AND '),
+            )
+      for (const row of rows) {
+        const headers = String(row.headers)
+        const body = String(row.body)
+        if (queries.every((query) => matches(headers, body, query))) uids.push(Number(row.uid))
+      }
+    }
+    return uids
+  })
+}
+
+function matches(headers: string, body: string, query: TextQuery): boolean {
+  const needle = query.value.toLowerCase()
+  if (query.field === 'body') return body.toLowerCase().includes(needle)
+  if (query.field === 'text') {
+    return headers.toLowerCase().includes(needle) || body.toLowerCase().includes(needle)
+  }
+  const prefix = `${query.field.toLowerCase()}: `
+  return headers
+    .split('\n')
+    .some(
+      (line) => line.startsWith(prefix) && line.slice(prefix.length).toLowerCase().includes(needle),
+    )
+}

@@ -1,0 +1,354 @@
+import { existsSync, mkdirSync, unlinkSync } from 'node:fs'
+import path from 'node:path'
+import {
+  type BlobStore,
+  ChangeFeed,
+  checkFlags,
+  type DeliveryResult,
+  describeMessage,
+  type MailboxEvent,
+  type MessageDescription,
+  type MessageMetadata,
+  NotFoundError,
+  type Store,
+} from '../index.ts'
+import { Connection } from './connection.ts'
+import * as directory from './directory-rows.ts'
+import { fileBlobPath, openFileBlobStore } from './file-blob-store.ts'
+import * as mailboxes from './mailbox-rows.ts'
+import * as messages from './message-rows.ts'
+import { prepareSchema } from './schema.ts'
+import { searchText } from './search.ts'
+
+export interface SqliteStoreOptions {
+  /** Holds store.sqlite and the blobs/ folder. */
+  dataDir: string
+  /** Called with errors no caller is waiting for (a failed change-feed query, a failed cleanup). */
+  onError?: (error: unknown) => void
+  /** How often to look for commits by other processes while mailboxes are watched. */
+  pollIntervalMs?: number
+}
+
+/** A blob file vanished under a row with no references: the garbage collector took it. */
+class BlobCollectedError extends Error {}
+
+/** How many times a delivery stores its bytes again after the collector raced it. */
+const PUT_ATTEMPTS = 3
+
+/**
+ * The embedded backend: metadata in one SQLite database (WAL), message bytes as files. The
+ * database connection is synchronous, so each transaction below runs without yielding and no
+ * two can interleave in this process; other processes (the CLI beside a running server) wait
+ * for SQLite's write lock.
+ */
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 })
+  const blobRoot = path.join(options.dataDir, 'blobs')
+  const blobs = await openFileBlobStore(blobRoot)
+  const c = new Connection(path.join(options.dataDir, 'store.sqlite'))
+  try {
+    prepareSchema(c)
+  } catch (error) {
+    c.close()
+    throw error
+  }
+  return new SqliteStore(c, blobs, blobRoot, options)
+}
+
+class SqliteStore implements Store {
+  readonly #c: Connection
+  readonly #blobs: BlobStore
+  readonly #blobRoot: string
+  readonly #feed: ChangeFeed
+  readonly #onError: (error: unknown) => void
+  readonly #poll: NodeJS.Timeout
+  #dataVersion: number
+  #isClosed = false
+
+  constructor(c: Connection, blobs: BlobStore, blobRoot: string, options: SqliteStoreOptions) {
+    this.#c = c
+    this.#blobs = blobs
+    this.#blobRoot = blobRoot
+    this.#onError = options.onError ?? (() => {})
+    this.#feed = new ChangeFeed(
+      async (id, modseq) => messages.changesSince(c, id, modseq),
+      this.#onError,
+    )
+    // Another process's commit changes data_version; ours do not, and notify directly.
+    this.#dataVersion = c.dataVersion()
+    this.#poll = setInterval(() => this.#pollOtherProcesses(), options.pollIntervalMs ?? 250)
+    this.#poll.unref()
+    this.#collectGarbage()
+  }
+
+  #pollOtherProcesses(): void {
+    if (this.#feed.size === 0 || this.#isClosed) return
+    const version = this.#c.dataVersion()
+    if (version === this.#dataVersion) return
+    this.#dataVersion = version
+    this.#feed.notifyAll()
+  }
+
+  /**
+   * Removes blobs nothing refers to, file and row together, inside a write transaction: a
+   * delivery of the same bytes either sees the row (and keeps it alive) or finds the file gone
+   * and stores it again (see deliver).
+   */
+  #collectGarbage(): void {
+    try {
+      this.#c.write(() => {
+        const garbage = this.#c.all<{ id: number; blob_id: string }>(
+          'SELECT id, blob_id FROM blobs WHERE refcount = 0 LIMIT 1000',
+        )
+        for (const { id, blob_id } of garbage) {
+          try {
+            unlinkSync(fileBlobPath(this.#blobRoot, blob_id))
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+          }
+          this.#c.run('DELETE FROM blob_text WHERE rowid = ?', id)
+          this.#c.run('DELETE FROM blobs WHERE id = ?', id)
+        }
+      })
+    } catch (error) {
+      this.#onError(error)
+    }
+  }
+
+  async addDomain(name: string) {
+    return directory.addDomain(this.#c, name)
+  }
+  async removeDomain(name: string) {
+    directory.removeDomain(this.#c, name)
+  }
+  async listDomains() {
+    return directory.listDomains(this.#c)
+  }
+  async getDomain(name: string) {
+    return directory.getDomain(this.#c, name)
+  }
+  async addAccount(input: Parameters<Store['addAccount']>[0]) {
+    return directory.addAccount(this.#c, input)
+  }
+  async removeAccount(address: string) {
+    const ids = directory.removeAccount(this.#c, address)
+    for (const id of ids) this.#feed.notify(id)
+    this.#collectGarbage()
+  }
+  async getAccount(address: string) {
+    return directory.getAccount(this.#c, address)
+  }
+  async getAccountById(id: number) {
+    return directory.getAccountById(this.#c, id)
+  }
+  async listAccounts(domain?: string) {
+    return directory.listAccounts(this.#c, domain)
+  }
+  async getCredentials(address: string) {
+    return directory.getCredentials(this.#c, address)
+  }
+  async setCredentials(address: string, credentials: Parameters<Store['setCredentials']>[1]) {
+    directory.setCredentials(this.#c, address, credentials)
+  }
+  async setQuota(address: string, quota: Parameters<Store['setQuota']>[1]) {
+    directory.setQuota(this.#c, address, quota)
+  }
+  async getQuotaUsage(accountId: number) {
+    const row = this.#c.get<Record<string, number | null>>(
+      `SELECT quota_storage, quota_messages, storage_used, messages_used FROM accounts
+       WHERE id = ?`,
+      accountId,
+    )
+    if (!row) throw new NotFoundError(`Account ${accountId} does not exist`)
+    return {
+      storage: { used: Number(row.storage_used), limit: row.quota_storage ?? null },
+      messages: { used: Number(row.messages_used), limit: row.quota_messages ?? null },
+    }
+  }
+  async addAlias(source: string, targets: readonly string[]) {
+    return directory.addAlias(this.#c, source, targets)
+  }
+  async removeAlias(source: string, targets?: readonly string[]) {
+    directory.removeAlias(this.#c, source, targets)
+  }
+  async getAlias(source: string) {
+    return directory.getAlias(this.#c, source)
+  }
+  async listAliases(domain?: string) {
+    return directory.listAliases(this.#c, domain)
+  }
+
+  async listMailboxes(accountId: number) {
+    return mailboxes.listMailboxes(this.#c, accountId)
+  }
+  async getMailbox(accountId: number, name: string) {
+    return mailboxes.getMailbox(this.#c, accountId, name)
+  }
+  async getMailboxById(id: number) {
+    const row = this.#c.get(`SELECT ${mailboxes.MAILBOX_COLUMNS} FROM mailboxes WHERE id = ?`, id)
+    return row ? mailboxes.toMailbox(row) : null
+  }
+  async createMailbox(
+    accountId: number,
+    name: string,
+    options?: Parameters<Store['createMailbox']>[2],
+  ) {
+    return mailboxes.createMailbox(this.#c, accountId, name, options?.role ?? null)
+  }
+  async deleteMailbox(mailboxId: number) {
+    mailboxes.deleteMailbox(this.#c, mailboxId)
+    this.#feed.notify(mailboxId)
+    this.#collectGarbage()
+  }
+  async renameMailbox(mailboxId: number, newName: string) {
+    let moved: number | null = null
+    const mailbox = mailboxes.renameMailbox(this.#c, mailboxId, newName, (from, to) => {
+      messages.moveAll(this.#c, from, to)
+      moved = to
+    })
+    if (moved !== null) this.#feed.notify(mailboxId)
+    return mailbox
+  }
+  async setSubscribed(accountId: number, name: string, subscribed: boolean) {
+    mailboxes.setSubscribed(this.#c, accountId, name, subscribed)
+  }
+  async listSubscriptions(accountId: number) {
+    return mailboxes.listSubscriptions(this.#c, accountId)
+  }
+  async getMailboxStatus(mailboxId: number) {
+    return mailboxes.toStatus(mailboxes.mailboxRow(this.#c, mailboxId))
+  }
+  async openMailbox(mailboxId: number) {
+    return this.#c.read(() => ({
+      status: mailboxes.toStatus(mailboxes.mailboxRow(this.#c, mailboxId)),
+      // Arrays, not objects: node:sqlite builds row objects about three times slower, and this
+      // is the query that opening a 100,000-message mailbox waits for.
+      messages: this.#c
+        .arrays(
+          'SELECT uid, modseq, flags, keywords FROM messages WHERE mailbox_id = ? ORDER BY uid',
+          mailboxId,
+        )
+        .map(messages.arrayToSummary),
+    }))
+  }
+
+  async deliver(
+    message: Parameters<Store['deliver']>[0],
+    targets: Parameters<Store['deliver']>[1],
+  ): Promise<DeliveryResult[]> {
+    if (targets.length === 0) return []
+    const checked = targets.map((target) => ({
+      mailboxId: target.mailboxId,
+      ...checkFlags(target.flags ?? []),
+    }))
+    const internalDate = (message.internalDate ?? new Date()).getTime()
+    const stored = await this.#blobs.put(message.bytes)
+    const known = this.#c.get('SELECT 1 FROM blobs WHERE blob_id = ?', stored.id)
+    // Parsing happens outside the write lock, unless another writer removed the row meanwhile.
+    let description: MessageDescription | null = known ? null : describeMessage(message.bytes)
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const results = this.#c.write(() => {
+          const row = this.#c.get<{ id: number; refcount: number }>(
+            'SELECT id, refcount FROM blobs WHERE blob_id = ?',
+            stored.id,
+          )
+          if (!row || row.refcount === 0) {
+            if (!existsSync(fileBlobPath(this.#blobRoot, stored.id))) throw new BlobCollectedError()
+          }
+          let blobRow = row?.id
+          if (blobRow === undefined) {
+            description ??= describeMessage(message.bytes)
+            blobRow = messages.insertBlob(this.#c, stored.id, stored.size, description)
+          }
+          return messages.fileMessage(this.#c, blobRow, stored.size, internalDate, checked)
+        })
+        for (const result of results) this.#feed.notify(result.mailboxId)
+        if (results.some((result) => result.status !== 'stored')) this.#collectGarbage()
+        return results
+      } catch (error) {
+        if (!(error instanceof BlobCollectedError) || attempt >= PUT_ATTEMPTS) throw error
+        await this.#blobs.put(message.bytes)
+      }
+    }
+  }
+  async getMessages(mailboxId: number, uids: Parameters<Store['getMessages']>[1]) {
+    return messages.getMessages(this.#c, mailboxId, uids)
+  }
+  async getMetadata(blobId: string): Promise<MessageMetadata> {
+    const row = this.#c.get<{ metadata: string }>(
+      'SELECT metadata FROM blobs WHERE blob_id = ?',
+      blobId,
+    )
+    if (!row) throw new NotFoundError(`Message ${blobId} does not exist`)
+    const parsed = JSON.parse(row.metadata) as MessageMetadata & { sentDate: string | null }
+    return { ...parsed, sentDate: parsed.sentDate === null ? null : new Date(parsed.sentDate) }
+  }
+  readMessage(blobId: string, start?: number, end?: number) {
+    return this.#blobs.read(blobId, start, end)
+  }
+  async storeFlags(
+    mailboxId: number,
+    uids: Parameters<Store['storeFlags']>[1],
+    action: Parameters<Store['storeFlags']>[2],
+    flags: readonly string[],
+    options?: { unchangedSince?: number },
+  ) {
+    const result = messages.storeFlags(
+      this.#c,
+      mailboxId,
+      uids,
+      action,
+      flags,
+      options?.unchangedSince,
+    )
+    if (result.changed.length > 0) this.#feed.notify(mailboxId)
+    return result
+  }
+  async expunge(mailboxId: number, uids?: Parameters<Store['expunge']>[1]) {
+    const expunged = messages.expunge(this.#c, mailboxId, uids)
+    if (expunged.length > 0) {
+      this.#feed.notify(mailboxId)
+      this.#collectGarbage()
+    }
+    return expunged
+  }
+  async copyMessages(from: number, uids: Parameters<Store['copyMessages']>[1], to: number) {
+    const result = messages.copyMessages(this.#c, from, uids, to, false)
+    if (result.uids.length > 0) this.#feed.notify(to)
+    return result
+  }
+  async moveMessages(from: number, uids: Parameters<Store['moveMessages']>[1], to: number) {
+    const result = messages.copyMessages(this.#c, from, uids, to, true)
+    if (result.uids.length > 0) {
+      this.#feed.notify(from)
+      this.#feed.notify(to)
+    }
+    return result
+  }
+  async changesSince(mailboxId: number, modseq: number) {
+    return messages.changesSince(this.#c, mailboxId, modseq)
+  }
+  async searchText(
+    mailboxId: number,
+    queries: Parameters<Store['searchText']>[1],
+    uids?: Parameters<Store['searchText']>[2],
+  ) {
+    mailboxes.mailboxRow(this.#c, mailboxId)
+    return searchText(this.#c, mailboxId, queries, uids)
+  }
+  watchMailbox(
+    mailboxId: number,
+    since: { modseq: number; uidNext: number },
+    listener: (event: MailboxEvent) => void,
+  ) {
+    return this.#feed.watch(mailboxId, since, listener)
+  }
+  async close() {
+    if (this.#isClosed) return
+    this.#isClosed = true
+    clearInterval(this.#poll)
+    this.#feed.close()
+    this.#c.close()
+  }
+}

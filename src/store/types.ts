@@ -1,0 +1,303 @@
+import type { Envelope, PartStructure } from '../mime/index.ts'
+import type { BlobId } from './blob-store.ts'
+
+// The Store interface: what protocols and services may ask of the mail store. Every backend
+// (store/sqlite, store/postgres) implements it unchanged and passes store/contract. Everything
+// is async, so a backend may be a network database; nothing here assumes a single process.
+//
+// Identifiers are positive integers. Names and addresses are stored exactly as given: putting
+// them in canonical form (lower-case domains, IDN as A-labels) is src/directory's job.
+
+export type AccountId = number
+export type MailboxId = number
+
+/** Inclusive UID ranges, e.g. [[1, 5], [9, 9]]. Order and overlap do not matter. */
+export type UidRanges = ReadonlyArray<readonly [number, number]>
+
+/** IMAP system flags (RFC 9051 §2.3.2) the store keeps; any other flag is a keyword. */
+export const SYSTEM_FLAGS = ['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'] as const
+export type SystemFlag = (typeof SYSTEM_FLAGS)[number]
+
+/** The special-use roles of RFC 6154 §2 (plus the inbox) that every new account gets. */
+export const MAILBOX_ROLES = ['inbox', 'sent', 'drafts', 'trash', 'junk', 'archive'] as const
+export type MailboxRole = (typeof MAILBOX_ROLES)[number]
+
+export interface Domain {
+  name: string
+  createdAt: Date
+}
+
+export interface QuotaLimits {
+  /** Octets of all messages in all of the account's mailboxes; null: no limit. */
+  storage: number | null
+  /** Messages in all mailboxes; null: no limit. */
+  messages: number | null
+}
+
+export interface Account {
+  id: AccountId
+  address: string
+  domain: string
+  quota: QuotaLimits
+  createdAt: Date
+}
+
+/** What logging in needs; the password itself is never stored (src/auth). */
+export interface AccountCredentials {
+  /** A PHC string (argon2id). */
+  passwordHash: string
+  /** SCRAM-SHA-256 stored key, server key, salt and iterations, in src/auth's text form. */
+  scramSha256: string
+}
+
+/** One alias source and its targets. A source of "@domain" is that domain's catch-all. */
+export interface Alias {
+  source: string
+  targets: string[]
+}
+
+export interface Mailbox {
+  id: MailboxId
+  accountId: AccountId
+  /** The full name, hierarchy separated by '/'; "INBOX" is always spelt so. */
+  name: string
+  role: MailboxRole | null
+  uidValidity: number
+}
+
+/** A mailbox's counters, all kept up to date by the store in the same transaction as the change. */
+export interface MailboxStatus extends Mailbox {
+  uidNext: number
+  /** RFC 7162 HIGHESTMODSEQ; 1 for a new mailbox, which no change has touched. */
+  highestModseq: number
+  messages: number
+  unseen: number
+  deleted: number
+  /** Sum of message sizes, octets (RFC 9051 STATUS SIZE). */
+  size: number
+}
+
+/** What SELECT needs per message. */
+export interface MessageSummary {
+  uid: number
+  modseq: number
+  /** System flags first in SYSTEM_FLAGS order, then keywords in the order they were set. */
+  flags: string[]
+}
+
+/** The mailbox as SELECT sees it: its status and every message, in UID order. */
+export interface MailboxSnapshot {
+  status: MailboxStatus
+  messages: MessageSummary[]
+}
+
+export interface MessageRecord extends MessageSummary {
+  blobId: BlobId
+  size: number
+  internalDate: Date
+}
+
+/** Parsed once when the bytes are first stored, so FETCH and SEARCH never parse again. */
+export interface MessageMetadata {
+  envelope: Envelope
+  structure: PartStructure
+  /** The Date header's time (SEARCH SENTBEFORE…), null when missing or unreadable. */
+  sentDate: Date | null
+}
+
+export interface QuotaUsage {
+  storage: { used: number; limit: number | null }
+  messages: { used: number; limit: number | null }
+}
+
+export interface NewMessage {
+  /** The message exactly as received; stored byte for byte. */
+  bytes: Buffer
+  /** IMAP INTERNALDATE; defaults to now. */
+  internalDate?: Date
+}
+
+export interface DeliveryTarget {
+  mailboxId: MailboxId
+  flags?: readonly string[]
+}
+
+export type DeliveryResult =
+  | { mailboxId: MailboxId; status: 'stored'; uid: number; uidValidity: number; modseq: number }
+  | { mailboxId: MailboxId; status: 'over-quota'; resource: 'storage' | 'messages' }
+
+export type FlagAction = 'add' | 'remove' | 'replace'
+
+export interface StoreFlagsResult {
+  /** Messages whose flags changed, with their new state and MODSEQ. */
+  changed: MessageSummary[]
+  /** UIDs not changed because their MODSEQ was above UNCHANGEDSINCE (RFC 7162 §3.1.3). */
+  modified: number[]
+}
+
+export interface CopyResult {
+  /** The destination's UIDVALIDITY, for COPYUID (RFC 4315). */
+  uidValidity: number
+  /** Source UID → destination UID, in source UID order. */
+  uids: Array<[number, number]>
+}
+
+/** Changes with MODSEQ above some value: what CONDSTORE/QRESYNC resynchronisation needs. */
+export interface MailboxChanges {
+  /** Present messages whose MODSEQ is above the value (new or flags changed), in UID order. */
+  changed: MessageSummary[]
+  /** Messages expunged with a MODSEQ above the value (QRESYNC VANISHED), in UID order. */
+  expunged: Array<{ uid: number; modseq: number }>
+  highestModseq: number
+}
+
+/** One event of a mailbox's change feed. Events arrive in MODSEQ order. */
+export type MailboxEvent =
+  | { type: 'added'; message: MessageSummary }
+  | { type: 'flags'; message: MessageSummary }
+  | { type: 'expunged'; uid: number; modseq: number }
+  /** The mailbox was deleted; the subscription ends. */
+  | { type: 'gone' }
+
+export interface MailboxWatch {
+  stop(): void
+}
+
+export interface TextQuery {
+  /** "body", "text" (header and body), or a header field name in lower case ("subject"…). */
+  field: string
+  /** Matched as a case-insensitive substring, as IMAP SEARCH does (RFC 9051 §6.4.4). */
+  value: string
+}
+
+export interface Store {
+  // Directory data (src/directory puts names in canonical form and decides what they mean).
+  addDomain(name: string): Promise<Domain>
+  /** @throws NotFoundError; ConflictError while accounts or aliases of the domain remain. */
+  removeDomain(name: string): Promise<void>
+  listDomains(): Promise<Domain[]>
+  getDomain(name: string): Promise<Domain | null>
+
+  /**
+   * Creates the account and, in the same transaction, its INBOX and the special-use mailboxes
+   * (Sent, Drafts, Trash, Junk, Archive), subscribed.
+   * @throws NotFoundError for an unknown domain; ConflictError when the address is taken by an
+   *   account or an alias.
+   */
+  addAccount(input: {
+    address: string
+    domain: string
+    credentials: AccountCredentials
+    quota?: Partial<QuotaLimits>
+  }): Promise<Account>
+  /** Removes the account with its mailboxes and messages. @throws NotFoundError */
+  removeAccount(address: string): Promise<void>
+  getAccount(address: string): Promise<Account | null>
+  getAccountById(id: AccountId): Promise<Account | null>
+  /** In address order; only the domain's when one is given. */
+  listAccounts(domain?: string): Promise<Account[]>
+  getCredentials(address: string): Promise<AccountCredentials | null>
+  /** @throws NotFoundError */
+  setCredentials(address: string, credentials: AccountCredentials): Promise<void>
+  /** @throws NotFoundError */
+  setQuota(address: string, quota: Partial<QuotaLimits>): Promise<void>
+  getQuotaUsage(accountId: AccountId): Promise<QuotaUsage>
+
+  /**
+   * Adds targets to an alias source ("user@domain" or "@domain"). @throws NotFoundError for an
+   * unknown domain; ConflictError when the source is an account's address.
+   */
+  addAlias(source: string, targets: readonly string[]): Promise<Alias>
+  /** Removes the given targets, or the whole alias without them. @throws NotFoundError */
+  removeAlias(source: string, targets?: readonly string[]): Promise<void>
+  getAlias(source: string): Promise<Alias | null>
+  listAliases(domain?: string): Promise<Alias[]>
+
+  // Mailboxes.
+  listMailboxes(accountId: AccountId): Promise<Mailbox[]>
+  getMailbox(accountId: AccountId, name: string): Promise<Mailbox | null>
+  getMailboxById(id: MailboxId): Promise<Mailbox | null>
+  /**
+   * Creates the mailbox and any missing parents. Names are checked by checkMailboxName.
+   * @throws InvalidNameError; ConflictError when it exists or the role is taken.
+   */
+  createMailbox(
+    accountId: AccountId,
+    name: string,
+    options?: { role?: MailboxRole },
+  ): Promise<Mailbox>
+  /**
+   * Deletes the mailbox and its messages.
+   * @throws NotFoundError; ConflictError for INBOX or a mailbox that has children.
+   */
+  deleteMailbox(mailboxId: MailboxId): Promise<void>
+  /**
+   * Renames the mailbox and its children (their UIDVALIDITY stays). Renaming INBOX moves its
+   * messages to a new mailbox of that name and leaves INBOX empty (RFC 9051 §6.3.6).
+   * @throws NotFoundError; ConflictError when the new name exists; InvalidNameError
+   */
+  renameMailbox(mailboxId: MailboxId, newName: string): Promise<Mailbox>
+  /** Subscriptions are names, kept even when the mailbox is deleted (RFC 9051 §6.3.7). */
+  setSubscribed(accountId: AccountId, name: string, subscribed: boolean): Promise<void>
+  listSubscriptions(accountId: AccountId): Promise<string[]>
+  /** @throws NotFoundError */
+  getMailboxStatus(mailboxId: MailboxId): Promise<MailboxStatus>
+  /** @throws NotFoundError */
+  openMailbox(mailboxId: MailboxId): Promise<MailboxSnapshot>
+
+  // Messages.
+  /**
+   * Stores the bytes once and files them into every target in one transaction: after a crash,
+   * all targets have the message or none has. A target over its account's quota is reported
+   * and skipped; the others are stored.
+   * @throws NotFoundError when a target mailbox does not exist (then nothing is stored).
+   */
+  deliver(message: NewMessage, targets: readonly DeliveryTarget[]): Promise<DeliveryResult[]>
+  /** The messages with these UIDs that exist, in UID order. */
+  getMessages(mailboxId: MailboxId, uids: UidRanges): Promise<MessageRecord[]>
+  /** @throws NotFoundError */
+  getMetadata(blobId: BlobId): Promise<MessageMetadata>
+  /** Octets [start, end) of a message, streamed. */
+  readMessage(blobId: BlobId, start?: number, end?: number): AsyncIterable<Buffer>
+  /**
+   * Changes flags of the messages with these UIDs. Each changed message gets the same new MODSEQ;
+   * a message whose MODSEQ is above `unchangedSince` is left alone and reported as modified.
+   */
+  storeFlags(
+    mailboxId: MailboxId,
+    uids: UidRanges,
+    action: FlagAction,
+    flags: readonly string[],
+    options?: { unchangedSince?: number },
+  ): Promise<StoreFlagsResult>
+  /**
+   * Removes messages flagged \Deleted (only those among `uids` when given) and returns their
+   * UIDs, ascending. The expunge is remembered with its MODSEQ for QRESYNC.
+   */
+  expunge(mailboxId: MailboxId, uids?: UidRanges): Promise<number[]>
+  /** Copies share the stored bytes. Counted against the destination account's quota. */
+  copyMessages(from: MailboxId, uids: UidRanges, to: MailboxId): Promise<CopyResult>
+  /** Copy and expunge from the source in one transaction (RFC 6851). */
+  moveMessages(from: MailboxId, uids: UidRanges, to: MailboxId): Promise<CopyResult>
+  /** @throws NotFoundError */
+  changesSince(mailboxId: MailboxId, modseq: number): Promise<MailboxChanges>
+  /** UIDs of messages among `uids` (all when absent) whose text matches every query. */
+  searchText(
+    mailboxId: MailboxId,
+    queries: readonly TextQuery[],
+    uids?: UidRanges,
+  ): Promise<number[]>
+
+  /**
+   * Follows a mailbox's changes after `since` (a snapshot's HIGHESTMODSEQ and UIDNEXT), in
+   * MODSEQ order, including changes made by other processes or nodes. A message at or above
+   * `since.uidNext` is reported as added, others as flag changes.
+   */
+  watchMailbox(
+    mailboxId: MailboxId,
+    since: { modseq: number; uidNext: number },
+    listener: (event: MailboxEvent) => void,
+  ): MailboxWatch
+
+  close(): Promise<void>
+}
