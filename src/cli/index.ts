@@ -1,6 +1,9 @@
 import { Command, CommanderError } from 'commander'
 import { POSTERN_VERSION } from '../server/index.ts'
+import { aliasCommands } from './commands/alias.ts'
+import { domainCommands } from './commands/domain.ts'
 import { serve } from './commands/serve.ts'
+import { userCommands } from './commands/user.ts'
 import { type CliIo, processIo } from './io.ts'
 
 export { type CliIo, processIo } from './io.ts'
@@ -31,6 +34,13 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     .action(async (options: { config?: string }) => {
       exitCode = await serve(options, io)
     })
+
+  const done = (code: number) => {
+    exitCode = code
+  }
+  domainCommands(program, io, done)
+  userCommands(program, io, done)
+  aliasCommands(program, io, done)
 
   try {
     await program.parseAsync([...argv], { from: 'user' })

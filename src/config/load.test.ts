@@ -58,6 +58,7 @@ test('loadConfig without a path returns the embedded default', (t) => {
     listen: DEFAULT_LISTEN,
     tls: null,
     store: { backend: 'sqlite' },
+    directory: { subaddressSeparator: '+' },
     dns: { servers: [] },
     log: { level: 'info', format: 'auto' },
     limits: { maxConnections: 4000, maxConnectionsPerIp: 50 },
@@ -103,6 +104,9 @@ key  = "key.pem"
 [store]
 backend = "sqlite"
 
+[directory]
+subaddress_separator = "-"
+
 [dns]
 servers = ["127.0.0.1:10053", "192.0.2.53", "[::1]", "[2001:db8::53]:5353"]
 
@@ -136,6 +140,7 @@ max_connections_per_ip = 7
     },
     tls: { certPath: path.join(dir, 'cert.pem'), keyPath: path.join(dir, 'key.pem') },
     store: { backend: 'sqlite' },
+    directory: { subaddressSeparator: '-' },
     dns: {
       servers: [
         { host: '127.0.0.1', port: 10053 },
@@ -493,4 +498,19 @@ test('loadConfig refuses a tls.cert that is a directory, naming the key', (t) =>
   const error = fileError(t, `[tls]\ncert = "${dir}"\nkey = "${dir}"\n`)
   assert.equal(error.key, 'tls.cert')
   assert.equal(error.message, `tls.cert: "${dir}" is not a file`)
+})
+
+test('loadConfig turns subaddressing off with an empty separator and refuses odd ones', (t) => {
+  const dir = makeTempDir(t)
+  const off = path.join(dir, 'off.toml')
+  writeFileSync(off, '[directory]\nsubaddress_separator = ""\n')
+  assert.equal(loadConfig({ path: off }).directory.subaddressSeparator, null)
+  assert.equal(
+    fileError(t, '[directory]\nsubaddress_separator = "@"\n').key,
+    'directory.subaddress_separator',
+  )
+  assert.equal(
+    fileError(t, '[directory]\nsubaddress_separator = "++"\n').key,
+    'directory.subaddress_separator',
+  )
 })

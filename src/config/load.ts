@@ -90,6 +90,7 @@ function resolveConfig(file: ConfigFile, configPath: string | null, baseDir: str
     listen,
     tls,
     store: { backend: file.store.backend },
+    directory: { subaddressSeparator: file.directory.subaddress_separator || null },
     dns: { servers: file.dns.servers },
     log: { level: file.log.level, format: file.log.format },
     limits: {

@@ -62,6 +62,15 @@ export const configFileSchema = z.strictObject({
   store: z
     .strictObject({ backend: z.enum(['sqlite']).default('sqlite') })
     .default(() => ({ backend: 'sqlite' as const })),
+  directory: z
+    .strictObject({
+      // user+tag@domain is delivered to user@domain; "" turns subaddressing off.
+      subaddress_separator: z
+        .string()
+        .regex(/^[-+=_~.#]?$/, 'must be one of "+", "-", "=", "_", "~", ".", "#", or ""')
+        .default('+'),
+    })
+    .default(() => ({ subaddress_separator: '+' })),
   dns: z
     .strictObject({ servers: z.array(hostPort(53)).default(() => []) })
     .default(() => ({ servers: [] })),
@@ -97,6 +106,8 @@ export interface Config {
   /** Absolute paths of the PEM files, or null to use the self-signed pair in the data dir. */
   tls: { certPath: string; keyPath: string } | null
   store: { backend: 'sqlite' }
+  /** The subaddress separator, or null when subaddressing is off. */
+  directory: { subaddressSeparator: string | null }
   dns: { servers: HostPort[] }
   log: { level: LogLevel; format: 'auto' | 'json' | 'pretty' }
   limits: { maxConnections: number; maxConnectionsPerIp: number }

@@ -1,8 +1,10 @@
 import { type Config, formatHostPort, LISTENER_NAMES } from '../config/index.ts'
 import { ConnectionLimiter, type Listener, startListener } from '../net/index.ts'
+import type { Store } from '../store/index.ts'
 import type { Logger } from '../util/index.ts'
 import { prepareDataDir } from './data-dir.ts'
 import { LISTENERS } from './listeners.ts'
+import { openStore } from './open-store.ts'
 import { PROTOCOLS, type ProtocolFactory } from './protocols.ts'
 import { StartupError } from './startup-error.ts'
 import { loadTlsMaterial } from './tls-material.ts'
@@ -10,6 +12,7 @@ import { POSTERN_VERSION } from './version.ts'
 
 export { LISTENERS, type ProtocolName } from './listeners.ts'
 export { createLogger } from './logger.ts'
+export { openStore } from './open-store.ts'
 export type { ProtocolContext, ProtocolFactory } from './protocols.ts'
 export { type SignalWatch, watchSignals } from './shutdown.ts'
 export { StartupError } from './startup-error.ts'
@@ -24,6 +27,7 @@ export interface StartServerOptions {
 export interface RunningServer {
   readonly config: Config
   readonly listeners: readonly Listener[]
+  readonly store: Store
   /** Stops accepting, gives sessions `config.shutdownGraceMs` to finish, then closes everything. */
   stop(): Promise<void>
 }
@@ -65,6 +69,9 @@ export async function startServer(
     'TLS certificate loaded',
   )
 
+  const store = await openStore(config, log)
+  log.info({ backend: config.store.backend }, 'store opened')
+
   const limiter = new ConnectionLimiter(config.limits)
   const listeners: Listener[] = []
   const factories = new Map<ProtocolFactory, ReturnType<ProtocolFactory>>()
@@ -82,7 +89,7 @@ export async function startServer(
       // One handler per protocol, shared by its plain and implicit-TLS listeners.
       let handler = factories.get(factory)
       if (handler === undefined) {
-        handler = factory({ config, log, secureContext: tls.secureContext })
+        handler = factory({ config, log, secureContext: tls.secureContext, store })
         factories.set(factory, handler)
       }
       try {
@@ -114,6 +121,7 @@ export async function startServer(
     }
   } catch (error) {
     await Promise.all(listeners.map((listener) => listener.close(0)))
+    await store.close()
     throw error
   }
 
@@ -139,6 +147,7 @@ export async function startServer(
   return {
     config,
     listeners,
+    store,
     stop() {
       stopping ??= (async () => {
         log.info(
@@ -146,6 +155,7 @@ export async function startServer(
           'stopping: no new connections, sessions are finishing',
         )
         await Promise.all(listeners.map((listener) => listener.close(config.shutdownGraceMs)))
+        await store.close()
         log.info({}, 'stopped')
       })()
       return stopping

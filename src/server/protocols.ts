@@ -1,6 +1,7 @@
 import type { SecureContext } from 'node:tls'
 import type { Config } from '../config/index.ts'
 import type { ProtocolHandler } from '../net/index.ts'
+import type { Store } from '../store/index.ts'
 import type { Logger } from '../util/index.ts'
 import type { ProtocolName } from './listeners.ts'
 
@@ -10,6 +11,7 @@ export interface ProtocolContext {
   log: Logger
   /** For STARTTLS/STLS; implicit-TLS listeners are wrapped before the handler sees them. */
   secureContext: SecureContext
+  store: Store
 }
 
 export type ProtocolFactory = (context: ProtocolContext) => ProtocolHandler

@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { type TestContext, test } from 'node:test'
+import { runPostern } from '../../test/support/postern-process.ts'
+import { makeTempDir } from '../../test/support/temp-dir.ts'
+import { createDirectory } from '../directory/index.ts'
+import { openSqliteStore } from '../store/sqlite/index.ts'
+import { type CliIo, runCli } from './index.ts'
+
+/** Runs `postern …` in-process against a config whose data dir is private to the test. */
+function cli(t: TestContext) {
+  const dir = makeTempDir(t)
+  const config = path.join(dir, 'postern.toml')
+  writeFileSync(config, 'data_dir = "data"\n[directory]\nsubaddress_separator = "+"\n')
+  return {
+    dataDir: path.join(dir, 'data'),
+    config,
+    async run(args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
+      let out = ''
+      let err = ''
+      const io: CliIo = {
+        out: (text) => {
+          out += text.endsWith('\n') ? text : `${text}\n`
+        },
+        error: (text) => {
+          err += text.endsWith('\n') ? text : `${text}\n`
+        },
+        env: {},
+        readStdin: async () => stdin,
+      }
+      const code = await runCli([...args, '--config', config], io)
+      return { code, out, err }
+    },
+  }
+}
+
+test('domain add|list|remove, with IDN shown both ways and clear refusals', async (t) => {
+  const { run } = cli(t)
+  assert.deepEqual(await run(['domain', 'add', 'Example.TEST.']), {
+    code: 0,
+    out: 'added domain example.test\n',
+    err: '',
+  })
+  assert.equal((await run(['domain', 'add', 'bücher.test'])).code, 0)
+  const duplicate = await run(['domain', 'add', 'EXAMPLE.test'])
+  assert.deepEqual(
+    [duplicate.code, duplicate.err],
+    [1, 'postern: Domain example.test already exists\n'],
+  )
+  const bad = await run(['domain', 'add', 'not a domain'])
+  assert.equal(bad.code, 2)
+  assert.match(bad.err, /not a domain/)
+  assert.equal(
+    (await run(['domain', 'list'])).out,
+    'example.test\nxn--bcher-kva.test (bücher.test)\n',
+  )
+  assert.equal((await run(['domain', 'remove', 'xn--bcher-kva.test'])).code, 0)
+  const unknown = await run(['domain', 'remove', 'nowhere.test'])
+  assert.deepEqual(
+    [unknown.code, unknown.err],
+    [1, 'postern: Domain nowhere.test does not exist\n'],
+  )
+  assert.equal((await run(['domain', 'add'])).code, 2, 'a missing argument is a usage error')
+})
+
+test('user add|list|passwd|remove; the password works for login and never is stored', async (t) => {
+  const { run, dataDir } = cli(t)
+  await run(['domain', 'add', 'example.test'])
+  assert.deepEqual(await run(['user', 'add', 'Alice@Example.test'], 'correct horse\n'), {
+    code: 0,
+    out: 'added user alice@example.test\n',
+    err: '',
+  })
+  const added = await run(['user', 'add', 'bob@example.test', '-p', 'pw', '--quota-messages', '10'])
+  assert.equal(added.code, 0)
+  assert.equal(
+    (await run(['user', 'list'])).out,
+    'alice@example.test\nbob@example.test\tquota: messages 10\n',
+  )
+  assert.equal((await run(['user', 'add', 'alice@example.test', '-p', 'x'])).code, 1)
+  assert.equal((await run(['user', 'add', 'x@nowhere.test', '-p', 'x'])).code, 1)
+  assert.equal((await run(['user', 'add', 'no-at-sign', '-p', 'x'])).code, 2)
+  assert.equal((await run(['user', 'add', 'c@example.test'], '\n')).code, 2, 'empty password')
+  assert.equal((await run(['user', 'add', 'c@example.test', '--quota-storage', 'lots'])).code, 2)
+
+  assert.equal((await run(['user', 'passwd', 'alice@example.test'], 'battery staple\n')).code, 0)
+  assert.equal((await run(['user', 'passwd', 'nobody@example.test', '-p', 'x'])).code, 1)
+  const store = await openSqliteStore({ dataDir })
+  t.after(() => store.close())
+  const logins = createDirectory(store).credentialStore()
+  assert.equal(
+    await logins.verifyPassword('ALICE@example.test', 'battery staple'),
+    'alice@example.test',
+  )
+  assert.equal(await logins.verifyPassword('alice@example.test', 'correct horse'), null)
+  const stored = JSON.stringify(await store.getCredentials('alice@example.test'))
+  assert.ok(!stored.includes('battery'), 'only hashes are stored')
+
+  assert.equal((await run(['user', 'remove', 'bob@example.test'])).code, 0)
+  assert.equal((await run(['user', 'remove', 'bob@example.test'])).code, 1)
+  assert.equal((await run(['user', 'list', 'example.test'])).out, 'alice@example.test\n')
+  assert.equal((await run(['domain', 'remove', 'example.test'])).code, 1, 'accounts remain')
+})
+
+test('alias add|list|remove, catch-all included, and resolution sees them', async (t) => {
+  const { run, dataDir } = cli(t)
+  await run(['domain', 'add', 'example.test'])
+  await run(['user', 'add', 'alice@example.test', '-p', 'pw'])
+  assert.equal(
+    (await run(['alias', 'add', 'Team@example.test', 'alice@example.test', 'far@remote.test'])).out,
+    'alias team@example.test → alice@example.test, far@remote.test\n',
+  )
+  assert.equal((await run(['alias', 'add', '@example.test', 'alice@example.test'])).code, 0)
+  assert.equal(
+    (await run(['alias', 'list'])).out,
+    '@example.test\talice@example.test\nteam@example.test\talice@example.test, far@remote.test\n',
+  )
+  assert.equal((await run(['alias', 'add', 'alice@example.test', 'far@remote.test'])).code, 1)
+  assert.equal((await run(['alias', 'add', 'x@nowhere.test', 'far@remote.test'])).code, 1)
+  assert.equal((await run(['alias', 'add', 'x@example.test', 'not an address'])).code, 2)
+  assert.equal((await run(['alias', 'remove', 'team@example.test', 'far@remote.test'])).code, 0)
+  assert.equal((await run(['alias', 'remove', 'team@example.test', 'far@remote.test'])).code, 1)
+
+  const store = await openSqliteStore({ dataDir })
+  t.after(() => store.close())
+  const directory = createDirectory(store)
+  const team = await directory.resolve('team+tag@example.test')
+  assert.equal(team.kind, 'deliver')
+  assert.deepEqual(team.kind === 'deliver' && team.local.map((l) => l.account.address), [
+    'alice@example.test',
+  ])
+  assert.equal((await directory.resolve('anyone@example.test')).kind, 'deliver', 'catch-all')
+  assert.equal((await run(['alias', 'remove', '@example.test'])).code, 0)
+  assert.equal((await directory.resolve('anyone@example.test')).kind, 'unknown')
+})
+
+test('the admin commands run as a process: a password piped on stdin, exit codes', async (t) => {
+  const dir = makeTempDir(t)
+  const env = { POSTERN_CONFIG: '' }
+  assert.equal((await runPostern(['domain', 'add', 'example.test'], { cwd: dir, env })).code, 0)
+  const added = await runPostern(['user', 'add', 'alice@example.test'], {
+    cwd: dir,
+    env,
+    stdin: 'from stdin\n',
+  })
+  assert.deepEqual([added.code, added.stdout], [0, 'added user alice@example.test\n'])
+  const listed = await runPostern(['user', 'list'], { cwd: dir, env })
+  assert.equal(listed.stdout, 'alice@example.test\n')
+  const badConfig = path.join(dir, 'bad.toml')
+  writeFileSync(badConfig, 'frob = 1\n')
+  const bad = await runPostern(['domain', 'list', '--config', badConfig], { cwd: dir })
+  assert.equal(bad.code, 2)
+  assert.match(bad.stderr, /frob: unknown key/)
+})

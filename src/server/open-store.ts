@@ -1,0 +1,24 @@
+import type { Config } from '../config/index.ts'
+import type { Store } from '../store/index.ts'
+import { openSqliteStore } from '../store/sqlite/index.ts'
+import type { Logger } from '../util/index.ts'
+import { StartupError } from './startup-error.ts'
+
+/**
+ * The one place that picks a store backend (DESIGN.md: protocols see only the Store interface).
+ * Used by the server and by the administration commands, which work on the same data whether
+ * the server runs or not.
+ */
+export async function openStore(config: Config, log: Logger): Promise<Store> {
+  try {
+    return await openSqliteStore({
+      dataDir: config.dataDir,
+      onError: (error) => log.error({ err: error }, 'store background work failed'),
+    })
+  } catch (error) {
+    throw new StartupError(
+      'store',
+      `cannot open the store in "${config.dataDir}": ${(error as Error).message}`,
+    )
+  }
+}
