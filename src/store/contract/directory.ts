@@ -129,6 +129,7 @@ export function directoryContract(backend: OpenStore): void {
     await assert.rejects(store.removeAlias('team@example.test'), NotFoundError)
     await assert.rejects(store.addAlias('alice@example.test', ['x@y.test']), ConflictError)
     await assert.rejects(store.addAlias('a@unknown.test', ['x@y.test']), NotFoundError)
+    await assert.rejects(store.addAlias('empty@example.test', []), ConflictError)
     await store.addAlias('bob@example.test', ['alice@example.test'])
     await assert.rejects(
       store.addAccount({

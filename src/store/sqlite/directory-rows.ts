@@ -195,6 +195,7 @@ function sourceDomain(source: string): string {
 }
 
 export function addAlias(c: Connection, source: string, targets: readonly string[]): Alias {
+  if (targets.length === 0) throw new ConflictError(`Alias ${source} needs at least one target`)
   return c.write(() => {
     const domain = sourceDomain(source)
     if (!c.get('SELECT 1 FROM domains WHERE name = ?', domain)) {
