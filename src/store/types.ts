@@ -216,6 +216,10 @@ export interface Store {
   // Mailboxes.
   listMailboxes(accountId: AccountId): Promise<Mailbox[]>
   getMailbox(accountId: AccountId, name: string): Promise<Mailbox | null>
+  /**
+   * Any account's mailbox: ids are global. A protocol must compare `accountId` with the
+   * session's account before using it (only names looked up per account are safe as they are).
+   */
   getMailboxById(id: MailboxId): Promise<Mailbox | null>
   /**
    * Creates the mailbox and any missing parents. Names are checked by checkMailboxName.

@@ -5,13 +5,29 @@ import { normalizeRanges } from './message-rows.ts'
 /** The trigram index can only look up strings of at least three characters. */
 const MIN_INDEXED_CHARS = 3
 
-/** An FTS5 query that finds every row that can match `query` (perhaps more). */
+/** Enough trigrams to narrow the candidates well; more only cost index lookups. */
+const MAX_QUERY_TRIGRAMS = 12
+
+/**
+ * An FTS5 query that finds every row that can match `query`, and perhaps more: the rows that
+ * hold each of its trigrams in the right column. The index keeps no positions (detail=column,
+ * about half the size of a full index), so it cannot check that the trigrams are adjacent;
+ * searchText checks each candidate.
+ */
 function ftsTerm(query: TextQuery): string | null {
-  if ([...query.value].length < MIN_INDEXED_CHARS) return null
-  const phrase = `"${query.value.replaceAll('"', '""')}"`
-  if (query.field === 'body') return `body : ${phrase}`
-  if (query.field === 'text') return `{headers body} : ${phrase}`
-  return `headers : ${phrase}`
+  const chars = [...query.value]
+  if (chars.length < MIN_INDEXED_CHARS) return null
+  const trigrams = new Set<string>()
+  for (let i = 0; i + MIN_INDEXED_CHARS <= chars.length; i += 1) {
+    trigrams.add(chars.slice(i, i + MIN_INDEXED_CHARS).join(''))
+  }
+  const terms = [...trigrams]
+    .slice(0, MAX_QUERY_TRIGRAMS)
+    .map((trigram) => `"${trigram.replaceAll('"', '""')}"`)
+    .join(' AND ')
+  if (query.field === 'body') return `body : (${terms})`
+  if (query.field === 'text') return `{headers body} : (${terms})`
+  return `headers : (${terms})`
 }
 
 /**

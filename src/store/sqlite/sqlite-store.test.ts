@@ -1,7 +1,12 @@
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import path from 'node:path'
+import { test } from 'node:test'
+import { setTimeout } from 'node:timers/promises'
 import { makeTempDir } from '../../../test/support/temp-dir.ts'
 import { describeStoreContract } from '../contract/index.ts'
 import type { Store } from '../index.ts'
-import { openSqliteStore } from './index.ts'
+import { openFileBlobStore, openSqliteStore } from './index.ts'
 
 describeStoreContract('sqlite', (t) => {
   const dataDir = makeTempDir(t)
@@ -16,4 +21,38 @@ describeStoreContract('sqlite', (t) => {
       return store
     },
   }
+})
+
+test('blob files no row refers to (a crash before the commit) are swept, others kept', async (t) => {
+  const dataDir = makeTempDir(t)
+  const first = await openSqliteStore({ dataDir })
+  await first.addDomain('example.test')
+  const account = await first.addAccount({
+    address: 'a@example.test',
+    domain: 'example.test',
+    credentials: { passwordHash: 'h', scramSha256: 's' },
+  })
+  const inbox = (await first.getMailbox(account.id, 'INBOX'))?.id ?? 0
+  const kept = Buffer.from('Subject: kept\r\n\r\nkept\r\n')
+  await first.deliver({ bytes: kept }, [{ mailboxId: inbox }])
+  await first.close()
+  // What a delivery killed between its blob write and its commit leaves behind.
+  const blobs = await openFileBlobStore(path.join(dataDir, 'blobs'))
+  const orphan = await blobs.put(Buffer.from('Subject: orphan\r\n\r\nnever committed\r\n'))
+  const keptId = createHash('sha256').update(kept).digest('hex')
+
+  const removed: string[] = []
+  const young = await openSqliteStore({ dataDir, onOrphanRemoved: (id) => removed.push(id) })
+  await young.close()
+  assert.equal(removed.length, 0, 'a file younger than orphanAgeMs may belong to a delivery')
+  const store = await openSqliteStore({
+    dataDir,
+    orphanAgeMs: 0,
+    onOrphanRemoved: (id) => removed.push(id),
+  })
+  t.after(() => store.close())
+  for (let i = 0; i < 100 && removed.length === 0; i += 1) await setTimeout(20)
+  assert.deepEqual(removed, [orphan.id])
+  assert.equal(await blobs.has(orphan.id), false)
+  assert.equal(await blobs.has(keptId), true)
 })

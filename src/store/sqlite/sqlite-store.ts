@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, unlinkSync } from 'node:fs'
+import { readdir, stat } from 'node:fs/promises'
 import path from 'node:path'
 import {
   type BlobStore,
@@ -6,6 +7,7 @@ import {
   checkFlags,
   type DeliveryResult,
   describeMessage,
+  isBlobId,
   type MailboxEvent,
   type MessageDescription,
   type MessageMetadata,
@@ -27,6 +29,14 @@ export interface SqliteStoreOptions {
   onError?: (error: unknown) => void
   /** How often to look for commits by other processes while mailboxes are watched. */
   pollIntervalMs?: number
+  /**
+   * Blob files at least this old that no row refers to are removed in the background after the
+   * store opens: what a crash between writing a message's file and committing its row leaves.
+   * Default one hour, far longer than any delivery takes between the two.
+   */
+  orphanAgeMs?: number
+  /** Told of each orphaned blob file removed (for the log). */
+  onOrphanRemoved?: (blobId: string) => void
 }
 
 /** A blob file vanished under a row with no references: the garbage collector took it. */
@@ -64,12 +74,15 @@ class SqliteStore implements Store {
   readonly #poll: NodeJS.Timeout
   #dataVersion: number
   #isClosed = false
+  readonly #orphanSweep: Promise<void>
+  readonly #onOrphan: (blobId: string) => void
 
   constructor(c: Connection, blobs: BlobStore, blobRoot: string, options: SqliteStoreOptions) {
     this.#c = c
     this.#blobs = blobs
     this.#blobRoot = blobRoot
     this.#onError = options.onError ?? (() => {})
+    this.#onOrphan = options.onOrphanRemoved ?? (() => {})
     this.#feed = new ChangeFeed(
       async (id, modseq) => messages.changesSince(c, id, modseq),
       this.#onError,
@@ -79,6 +92,36 @@ class SqliteStore implements Store {
     this.#poll = setInterval(() => this.#pollOtherProcesses(), options.pollIntervalMs ?? 250)
     this.#poll.unref()
     this.#collectGarbage()
+    this.#orphanSweep = this.#sweepOrphans(options.orphanAgeMs ?? 60 * 60 * 1000).catch(
+      (error: unknown) => this.#onError(error),
+    )
+  }
+
+  /**
+   * Walks the blob files and removes those no row refers to. The check and the unlink happen
+   * inside a write transaction, as in #collectGarbage, so a delivery of the same bytes either
+   * committed its row first (the file stays) or finds the file gone and stores it again.
+   */
+  async #sweepOrphans(minimumAgeMs: number): Promise<void> {
+    const cutoff = Date.now() - minimumAgeMs
+    for (const first of await readdir(this.#blobRoot)) {
+      if (!/^[0-9a-f]{2}$/.test(first)) continue
+      for (const second of await readdir(path.join(this.#blobRoot, first))) {
+        const folder = path.join(this.#blobRoot, first, second)
+        for (const name of await readdir(folder)) {
+          if (this.#isClosed) return
+          if (!isBlobId(name)) continue
+          const file = path.join(folder, name)
+          const modified = (await stat(file).catch(() => null))?.mtimeMs ?? Number.POSITIVE_INFINITY
+          if (modified > cutoff || this.#isClosed) continue
+          const isRemoved = this.#c.write(() => {
+            if (this.#c.get('SELECT 1 FROM blobs WHERE blob_id = ?', name)) return false
+            return removeFile(file)
+          })
+          if (isRemoved) this.#onOrphan(name)
+        }
+      }
+    }
   }
 
   #pollOtherProcesses(): void {
@@ -101,11 +144,7 @@ class SqliteStore implements Store {
           'SELECT id, blob_id FROM blobs WHERE refcount = 0 LIMIT 1000',
         )
         for (const { id, blob_id } of garbage) {
-          try {
-            unlinkSync(fileBlobPath(this.#blobRoot, blob_id))
-          } catch (error) {
-            if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
-          }
+          removeFile(fileBlobPath(this.#blobRoot, blob_id))
           this.#c.run('DELETE FROM blob_text WHERE rowid = ?', id)
           this.#c.run('DELETE FROM blobs WHERE id = ?', id)
         }
@@ -348,7 +387,19 @@ class SqliteStore implements Store {
     if (this.#isClosed) return
     this.#isClosed = true
     clearInterval(this.#poll)
+    await this.#orphanSweep
     this.#feed.close()
     this.#c.close()
+  }
+}
+
+/** Removes a file; one already gone is not an error. Returns whether this call removed it. */
+function removeFile(file: string): boolean {
+  try {
+    unlinkSync(file)
+    return true
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw error
   }
 }
