@@ -99,9 +99,17 @@ export function checkFlags(flags: readonly string[]): { mask: number; keywords: 
   return { mask, keywords: [...keywords.values()] }
 }
 
-/** The flag list of a stored mask and keywords, system flags first. */
-export function flagList(mask: number, keywords: readonly string[]): string[] {
-  const flags: string[] = []
-  for (const flag of SYSTEM_FLAGS) if (mask & systemFlagBit(flag)) flags.push(flag)
-  return keywords.length === 0 ? flags : flags.concat(keywords)
+/** The system-flag lists of every mask, built once: most messages have no keywords. */
+const SYSTEM_FLAG_LISTS: ReadonlyArray<readonly string[]> = Array.from(
+  { length: 1 << SYSTEM_FLAGS.length },
+  (_, mask) => Object.freeze(SYSTEM_FLAGS.filter((flag) => mask & systemFlagBit(flag))),
+)
+
+/**
+ * The flag list of a stored mask and keywords, system flags first. Without keywords the list is
+ * a shared frozen array, so opening a mailbox of 100,000 messages allocates no list per message.
+ */
+export function flagList(mask: number, keywords: readonly string[]): readonly string[] {
+  const system = SYSTEM_FLAG_LISTS[mask] ?? []
+  return keywords.length === 0 ? system : system.concat(keywords)
 }

@@ -81,8 +81,11 @@ export interface MailboxStatus extends Mailbox {
 export interface MessageSummary {
   uid: number
   modseq: number
-  /** System flags first in SYSTEM_FLAGS order, then keywords in the order they were set. */
-  flags: string[]
+  /**
+   * System flags first in SYSTEM_FLAGS order, then keywords in the order they were set. Lists
+   * may be shared between messages, hence read-only.
+   */
+  flags: readonly string[]
 }
 
 /** The mailbox as SELECT sees it: its status and every message, in UID order. */

@@ -19,6 +19,9 @@ export class Connection {
     this.db.exec('PRAGMA journal_mode = WAL')
     this.db.exec('PRAGMA synchronous = FULL')
     this.db.exec('PRAGMA foreign_keys = ON')
+    // 64 MiB of page cache (the default is 2 MiB): the rows of a 100,000-message mailbox stay
+    // cached between one SELECT and the next.
+    this.db.exec('PRAGMA cache_size = -65536')
   }
 
   statement(sql: string): StatementSync {
