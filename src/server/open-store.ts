@@ -9,11 +9,19 @@ import { StartupError } from './startup-error.ts'
  * Used by the server and by the administration commands, which work on the same data whether
  * the server runs or not.
  */
-export async function openStore(config: Config, log: Logger): Promise<Store> {
+export async function openStore(
+  config: Config,
+  log: Logger,
+  options: { isShortLived?: boolean } = {},
+): Promise<Store> {
   try {
     return await openSqliteStore({
       dataDir: config.dataDir,
       onError: (error) => log.error({ err: error }, 'store background work failed'),
+      onOrphanRemoved: (blobId) =>
+        log.warn({ blobId }, 'removed a message file no mailbox refers to (left by a crash)'),
+      // The server sweeps orphaned files; a command that runs for a moment leaves that to it.
+      ...(options.isShortLived ? { orphanAgeMs: null } : {}),
     })
   } catch (error) {
     throw new StartupError(

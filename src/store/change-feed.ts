@@ -112,21 +112,25 @@ export class ChangeFeed {
       return
     }
     if (watcher.isStopped) return
-    const events: Array<{ modseq: number; event: MailboxEvent }> = []
+    // Expunges and flag changes of messages the watcher knows, in MODSEQ order (within one
+    // MODSEQ, expunges first); then new messages in UID order, so that sequence numbers given
+    // as they are announced follow UIDs. An expunge of a message never announced is dropped.
+    const known: Array<{ modseq: number; event: MailboxEvent }> = []
     for (const { uid, modseq } of changes.expunged) {
-      events.push({ modseq, event: { type: 'expunged', uid, modseq } })
+      if (uid < watcher.uidNext) known.push({ modseq, event: { type: 'expunged', uid, modseq } })
     }
+    const added: MailboxEvent[] = []
     for (const message of changes.changed) {
-      const isNew = message.uid >= watcher.uidNext
-      events.push({ modseq: message.modseq, event: { type: isNew ? 'added' : 'flags', message } })
+      if (message.uid >= watcher.uidNext) added.push({ type: 'added', message })
+      else known.push({ modseq: message.modseq, event: { type: 'flags', message } })
     }
-    // MODSEQ order; within one MODSEQ (one transaction), expunges first, then by UID.
-    events.sort((a, b) => a.modseq - b.modseq)
-    for (const { event } of events) {
+    known.sort((a, b) => a.modseq - b.modseq)
+    for (const event of [...known.map((entry) => entry.event), ...added]) {
       if (watcher.isStopped) return
-      if (event.type === 'added') watcher.uidNext = Math.max(watcher.uidNext, event.message.uid + 1)
       this.#emit(watcher, event)
     }
+    const last = changes.changed.at(-1)
+    if (last) watcher.uidNext = Math.max(watcher.uidNext, last.uid + 1)
     watcher.modseq = Math.max(watcher.modseq, changes.highestModseq)
   }
 

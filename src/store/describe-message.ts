@@ -18,7 +18,11 @@ export function describeMessage(bytes: Buffer): MessageDescription {
   const sentDate = envelope.date === null ? null : parseDate(envelope.date)
   return {
     metadata: { envelope, structure: bodyStructure(parsed), sentDate },
-    headerText: text.headers.map(({ name, value }) => `${name}: ${value}`).join('\n'),
+    // One line per field: a line break that decoding produced (an encoded "=0A") must not make
+    // text look like the start of another field.
+    headerText: text.headers
+      .map(({ name, value }) => `${name}: ${value.replace(/[\r\n]+/g, ' ')}`)
+      .join('\n'),
     bodyText: text.body,
   }
 }

@@ -13,6 +13,9 @@ export const MAX_MAILBOX_DEPTH = 32
 /** Mailboxes per account. */
 export const MAX_MAILBOXES_PER_ACCOUNT = 10_000
 
+/** Subscribed names per account (they may name mailboxes that do not exist). */
+export const MAX_SUBSCRIPTIONS_PER_ACCOUNT = 10_000
+
 /** Keywords on one message (RFC 9051 sets no bound; Dovecot has none either, clients use few). */
 export const MAX_KEYWORDS_PER_MESSAGE = 128
 

@@ -154,7 +154,11 @@ export interface MailboxChanges {
   highestModseq: number
 }
 
-/** One event of a mailbox's change feed. Events arrive in MODSEQ order. */
+/**
+ * One event of a mailbox's change feed. Each batch of changes arrives as expunges and flag
+ * changes in MODSEQ order, then additions in UID order, so that a session numbering messages
+ * as they are announced keeps sequence numbers in UID order (RFC 9051 §2.3.1.2).
+ */
 export type MailboxEvent =
   | { type: 'added'; message: MessageSummary }
   | { type: 'flags'; message: MessageSummary }
@@ -256,7 +260,7 @@ export interface Store {
   /**
    * Stores the bytes once and files them into every target in one transaction: after a crash,
    * all targets have the message or none has. A target over its account's quota is reported
-   * and skipped; the others are stored.
+   * and skipped; the others are stored. A mailbox named twice gets one copy (one result).
    * @throws NotFoundError when a target mailbox does not exist (then nothing is stored).
    */
   deliver(message: NewMessage, targets: readonly DeliveryTarget[]): Promise<DeliveryResult[]>
@@ -296,9 +300,10 @@ export interface Store {
   ): Promise<number[]>
 
   /**
-   * Follows a mailbox's changes after `since` (a snapshot's HIGHESTMODSEQ and UIDNEXT), in
-   * MODSEQ order, including changes made by other processes or nodes. A message at or above
-   * `since.uidNext` is reported as added, others as flag changes.
+   * Follows a mailbox's changes after `since` (a snapshot's HIGHESTMODSEQ and UIDNEXT),
+   * including changes made by other processes or nodes, ordered as MailboxEvent says. A message
+   * at or above the UIDNEXT seen so far is reported as added, others as flag changes; an expunge
+   * of a message never reported is not reported either.
    */
   watchMailbox(
     mailboxId: MailboxId,

@@ -35,7 +35,7 @@ export async function runAdminCommand(
   const log = createLogger({ level: 'warn', format: 'json' }, { fd: 2, isTTY: false })
   let store: Awaited<ReturnType<typeof openStore>>
   try {
-    store = await openStore(config, log)
+    store = await openStore(config, log, { isShortLived: true })
   } catch (error) {
     if (error instanceof StartupError) {
       io.error(`postern: ${error.message}`)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { ConflictError, InvalidNameError, NotFoundError } from '../index.ts'
+import { ConflictError, InvalidNameError, MAX_MAILBOX_DEPTH, NotFoundError } from '../index.ts'
 import { deliverOne, storeWithAccount } from './fixtures.ts'
 import type { OpenStore } from './index.ts'
 
@@ -121,5 +121,30 @@ export function mailboxContract(backend: OpenStore): void {
       [status.messages, status.unseen, status.deleted, status.size, status.uidNext],
       [3, 2, 1, sizes, 4],
     )
+  })
+
+  test('names beyond the BMP keep their hierarchy through rename and delete', async (t) => {
+    const { store, account } = await storeWithAccount(backend, t)
+    const folder = await store.createMailbox(account.id, '📁/child')
+    const parent = await store.getMailbox(account.id, '📁')
+    assert.ok(parent)
+    await assert.rejects(store.deleteMailbox(parent.id), ConflictError)
+    await store.renameMailbox(parent.id, 'Renamed')
+    assert.equal((await store.getMailboxById(folder.id))?.name, 'Renamed/child')
+  })
+
+  test('rename refuses to push children past the depth or length limits', async (t) => {
+    const { store, account } = await storeWithAccount(backend, t)
+    const deep = Array.from({ length: MAX_MAILBOX_DEPTH }, (_, i) => `l${i}`).join('/')
+    await store.createMailbox(account.id, deep)
+    const top = await store.getMailbox(account.id, 'l0')
+    assert.ok(top)
+    await assert.rejects(store.renameMailbox(top.id, 'x/y/z'), InvalidNameError)
+    assert.ok(await store.getMailbox(account.id, deep), 'nothing was renamed')
+  })
+
+  test('subscriptions: unknown accounts refused', async (t) => {
+    const { store } = await storeWithAccount(backend, t)
+    await assert.rejects(store.setSubscribed(999_999, 'x', true), NotFoundError)
   })
 }

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { InvalidNameError, NotFoundError, QuotaExceededError } from '../index.ts'
+import {
+  InvalidNameError,
+  MAX_KEYWORDS_PER_MESSAGE,
+  NotFoundError,
+  QuotaExceededError,
+} from '../index.ts'
 import { deliverOne, message, readAll, storeWithAccount } from './fixtures.ts'
 import type { OpenStore } from './index.ts'
 
@@ -304,6 +309,54 @@ export function messageContract(backend: OpenStore): void {
     await assert.rejects(
       search.call(null, 'body', 'x').then(() => store.searchText(999_999, [])),
       NotFoundError,
+    )
+  })
+
+  test('keywords stay bounded however they are added', async (t) => {
+    const { store, inbox } = await storeWithAccount(backend, t)
+    await deliverOne(store, inbox)
+    const batch = (from: number) =>
+      Array.from({ length: MAX_KEYWORDS_PER_MESSAGE }, (_, i) => `k${from + i}`)
+    await store.storeFlags(inbox, [[1, 1]], 'add', batch(0))
+    await assert.rejects(
+      store.storeFlags(inbox, [[1, 1]], 'add', batch(MAX_KEYWORDS_PER_MESSAGE)),
+      InvalidNameError,
+    )
+    const [record] = await store.getMessages(inbox, [[1, 1]])
+    assert.equal(record?.flags.length, MAX_KEYWORDS_PER_MESSAGE)
+  })
+
+  test('UNCHANGEDSINCE below the MODSEQ fails even when nothing would change', async (t) => {
+    const { store, inbox } = await storeWithAccount(backend, t)
+    await deliverOne(store, inbox, undefined, ['\\Seen'])
+    const result = await store.storeFlags(inbox, [[1, 1]], 'add', ['\\Seen'], { unchangedSince: 0 })
+    assert.deepEqual(result, { changed: [], modified: [1] })
+  })
+
+  test('a mailbox named twice in one delivery gets one copy', async (t) => {
+    const { store, inbox } = await storeWithAccount(backend, t)
+    const results = await store.deliver({ bytes: message() }, [
+      { mailboxId: inbox, flags: ['\\Flagged'] },
+      { mailboxId: inbox },
+    ])
+    assert.equal(results.length, 1)
+    assert.equal((await store.getMailboxStatus(inbox)).messages, 1)
+    assert.deepEqual((await store.getMessages(inbox, [[1, 1]]))[0]?.flags, ['\\Flagged'])
+  })
+
+  test('search: NUL and decoded line breaks neither fail nor fake another field', async (t) => {
+    const { store, inbox } = await storeWithAccount(backend, t)
+    await deliverOne(
+      store,
+      inbox,
+      Buffer.from('Subject: hi\r\nX-Foo: =?utf-8?q?a=0Asubject:_evil?=\r\n\r\nbody\r\n'),
+    )
+    assert.deepEqual(await store.searchText(inbox, [{ field: 'subject', value: 'evil' }]), [])
+    assert.deepEqual(await store.searchText(inbox, [{ field: 'x-foo', value: 'evil' }]), [1])
+    assert.deepEqual(await store.searchText(inbox, [{ field: 'body', value: 'bo\u0000dy' }]), [])
+    assert.deepEqual(
+      await store.searchText(inbox, [{ field: 'text', value: '\u0000\u0000\u0000' }]),
+      [],
     )
   })
 }

@@ -66,7 +66,11 @@ test('blobs reported as stored survive SIGKILL at random moments, and none is ha
   }
   // Reopening cleans the temporary files of interrupted writes.
   const store = await openFileBlobStore(root)
-  assert.deepEqual(readdirSync(path.join(root, 'tmp')), [])
+  // Only the new opener's own folder is left, empty.
+  const temporaries = readdirSync(path.join(root, 'tmp'))
+  assert.equal(temporaries.length, 1)
+  assert.match(temporaries[0] ?? '', new RegExp(`^${process.pid}-`))
+  assert.deepEqual(readdirSync(path.join(root, 'tmp', temporaries[0] ?? '')), [])
   const reported = readFileSync(log, 'utf8').split('\n').filter(Boolean)
   assert.ok(reported.length > 20, `only ${reported.length} blobs were reported stored`)
   for (const line of reported) {
@@ -83,4 +87,24 @@ test('blobs reported as stored survive SIGKILL at random moments, and none is ha
       }
     }
   }
+})
+
+test('opening the same store elsewhere never removes a write in progress', async (t) => {
+  const root = makeTempDir(t)
+  const first = await openFileBlobStore(root)
+  let release = () => {}
+  const paused = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  async function* slowly() {
+    yield Buffer.from('Subject: half\r\n')
+    await paused
+    yield Buffer.from('\r\nwritten while another opener started\r\n')
+  }
+  const writing = first.put(slowly())
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  await openFileBlobStore(root) // an administration command opening the store beside the server
+  release()
+  const { id } = await writing
+  assert.match((await first.get(id)).toString(), /another opener/)
 })

@@ -1,19 +1,25 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises'
+import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import { type BlobId, BlobNotFoundError, type BlobStore, isBlobId } from '../index.ts'
 
 /**
- * Blobs as files under `root`: root/ab/cd/abcd…(64 hex). A put writes a temporary file in
- * root/tmp, fsyncs it, renames it into place and fsyncs the directory, so a blob is either
- * whole or absent after a crash, never half-written under its name. Leftover temporary files
- * (a crash mid-write) are removed when the store opens.
+ * Blobs as files under `root`: root/ab/cd/abcd…(64 hex). A put writes a temporary file, fsyncs
+ * it, renames it into place and fsyncs the directory, so a blob is either whole or absent after
+ * a crash, never half-written under its name.
+ *
+ * Each opener writes its temporary files in its own folder, root/tmp/PID-random: the server and
+ * an administration command may have the same store open, and one must never remove the other's
+ * writes in progress. Folders of processes that no longer run (a crash mid-write) are removed
+ * when a store opens.
  */
 export async function openFileBlobStore(root: string): Promise<BlobStore> {
-  const temporaryDir = path.join(root, 'tmp')
-  await rm(temporaryDir, { recursive: true, force: true })
-  await mkdir(temporaryDir, { recursive: true, mode: 0o700 })
+  const temporaryRoot = path.join(root, 'tmp')
+  await mkdir(temporaryRoot, { recursive: true, mode: 0o700 })
+  await removeAbandonedTemporaries(temporaryRoot)
+  const temporaryDir = path.join(temporaryRoot, `${process.pid}-${randomBytes(6).toString('hex')}`)
+  await mkdir(temporaryDir, { mode: 0o700 })
 
   const pathOf = (id: BlobId): string => {
     if (!isBlobId(id)) throw new BlobNotFoundError(id)
@@ -42,14 +48,22 @@ export async function openFileBlobStore(root: string): Promise<BlobStore> {
       await file.close()
       const id = hash.digest('hex')
       const target = pathOf(id)
+      const folder = path.dirname(target)
       if (await exists(target)) {
-        // The same octets are already stored, durably: keep those.
+        // The same octets are already stored: keep those. Another put may have renamed them
+        // into place a moment ago without having synced the folder yet, so sync it here too.
         await unlink(temporary)
+        await syncDirectory(folder)
         return { id, size }
       }
-      await mkdir(path.dirname(target), { recursive: true, mode: 0o700 })
+      // A new folder's own name is durable only once its parent is synced (root/ab, root/ab/cd).
+      const created = await mkdir(folder, { recursive: true, mode: 0o700 })
+      if (created !== undefined) {
+        await syncDirectory(path.dirname(folder))
+        await syncDirectory(root)
+      }
       await rename(temporary, target)
-      await syncDirectory(path.dirname(target))
+      await syncDirectory(folder)
       return { id, size }
     },
 
@@ -87,6 +101,25 @@ export async function openFileBlobStore(root: string): Promise<BlobStore> {
 /** Where the blob with this id lives under root (which may not hold it). */
 export function fileBlobPath(root: string, id: BlobId): string {
   return path.join(root, id.slice(0, 2), id.slice(2, 4), id)
+}
+
+/** Removes the temporary folders of processes that no longer run, and anything unexpected. */
+async function removeAbandonedTemporaries(temporaryRoot: string): Promise<void> {
+  for (const name of await readdir(temporaryRoot)) {
+    const pid = Number(/^(\d+)-[0-9a-f]+$/.exec(name)?.[1] ?? Number.NaN)
+    if (Number.isInteger(pid) && isRunning(pid)) continue
+    await rm(path.join(temporaryRoot, name), { recursive: true, force: true })
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }
 
 async function exists(file: string): Promise<boolean> {

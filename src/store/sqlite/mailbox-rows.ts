@@ -3,6 +3,7 @@ import {
   checkMailboxName,
   MAILBOX_SEPARATOR,
   MAX_MAILBOXES_PER_ACCOUNT,
+  MAX_SUBSCRIPTIONS_PER_ACCOUNT,
   type Mailbox,
   type MailboxRole,
   type MailboxStatus,
@@ -78,15 +79,15 @@ function mailboxIdByName(c: Connection, accountId: number, name: string): number
   )?.id
 }
 
+// Prefixes are compared with SQLite's length(), which counts characters as substr() does; a
+// JavaScript length counts UTF-16 units and is wrong for names with characters beyond the BMP.
+const CHILDREN = 'account_id = ? AND substr(name, 1, length(?)) = ?'
+
 function hasChildren(c: Connection, accountId: number, name: string): boolean {
   const prefix = name + MAILBOX_SEPARATOR
   return (
-    c.get(
-      'SELECT 1 FROM mailboxes WHERE account_id = ? AND substr(name, 1, ?) = ? LIMIT 1',
-      accountId,
-      prefix.length,
-      prefix,
-    ) !== undefined
+    c.get(`SELECT 1 FROM mailboxes WHERE ${CHILDREN} LIMIT 1`, accountId, prefix, prefix) !==
+    undefined
   )
 }
 
@@ -199,20 +200,26 @@ export function renameMailbox(
     if (canonical.startsWith(oldPrefix)) {
       throw new ConflictError(`Mailbox ${mailbox.name} cannot be moved inside itself`)
     }
+    // Every renamed child must still be a valid name (depth and length limits).
+    const children = c
+      .all<{ id: number; name: string }>(
+        `SELECT id, name FROM mailboxes WHERE ${CHILDREN}`,
+        accountId,
+        oldPrefix,
+        oldPrefix,
+      )
+      .map((child) => ({
+        id: child.id,
+        name: checkMailboxName(canonical + MAILBOX_SEPARATOR + child.name.slice(oldPrefix.length)),
+      }))
     const missing = parentNames(canonical).filter(
       (parent) => mailboxIdByName(c, accountId, parent) === undefined,
     )
     checkMailboxCount(c, accountId, missing.length)
     createParents(c, accountId, canonical)
-    c.run(
-      `UPDATE mailboxes SET name = ? || substr(name, ?) WHERE account_id = ?
-       AND substr(name, 1, ?) = ?`,
-      `${canonical}${MAILBOX_SEPARATOR}`,
-      oldPrefix.length + 1,
-      accountId,
-      oldPrefix.length,
-      oldPrefix,
-    )
+    for (const child of children) {
+      c.run('UPDATE mailboxes SET name = ? WHERE id = ?', child.name, child.id)
+    }
     c.run('UPDATE mailboxes SET name = ? WHERE id = ?', canonical, id)
     return toMailbox(mailboxRow(c, id))
   })
@@ -226,11 +233,25 @@ export function setSubscribed(
 ): void {
   const canonical = checkMailboxName(name)
   if (subscribed) {
-    c.run(
-      'INSERT INTO subscriptions (account_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING',
-      accountId,
-      canonical,
-    )
+    c.write(() => {
+      if (!c.get('SELECT 1 FROM accounts WHERE id = ?', accountId)) {
+        throw new NotFoundError(`Account ${accountId} does not exist`)
+      }
+      const count = c.get<{ n: number }>(
+        'SELECT count(*) AS n FROM subscriptions WHERE account_id = ?',
+        accountId,
+      )
+      if (Number(count?.n) >= MAX_SUBSCRIPTIONS_PER_ACCOUNT) {
+        throw new ConflictError(
+          `An account cannot have more than ${MAX_SUBSCRIPTIONS_PER_ACCOUNT} subscriptions`,
+        )
+      }
+      c.run(
+        'INSERT INTO subscriptions (account_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING',
+        accountId,
+        canonical,
+      )
+    })
   } else {
     c.run('DELETE FROM subscriptions WHERE account_id = ? AND name = ?', accountId, canonical)
   }

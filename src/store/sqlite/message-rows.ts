@@ -3,6 +3,8 @@ import {
   type DeliveryResult,
   type FlagAction,
   flagList,
+  InvalidNameError,
+  MAX_KEYWORDS_PER_MESSAGE,
   type MailboxChanges,
   type MessageDescription,
   type MessageRecord,
@@ -215,12 +217,18 @@ export function storeFlags(
     for (const row of rows) {
       const oldMask = Number(row.flags)
       const oldKeywords = parseKeywords(row.keywords)
-      const { mask, keywords } = applyFlags(oldMask, oldKeywords, action, given)
-      if (mask === oldMask && sameKeywords(keywords, oldKeywords)) continue
-      // RFC 7162 §3.1.3: a message changed since UNCHANGEDSINCE is left alone and reported.
+      // RFC 7162 §3.1.3: a message changed since UNCHANGEDSINCE is left alone and reported,
+      // even when the STORE would not change it (so UNCHANGEDSINCE 0 always fails).
       if (unchangedSince !== undefined && Number(row.modseq) > unchangedSince) {
         result.modified.push(Number(row.uid))
         continue
+      }
+      const { mask, keywords } = applyFlags(oldMask, oldKeywords, action, given)
+      if (mask === oldMask && sameKeywords(keywords, oldKeywords)) continue
+      if (keywords.length > MAX_KEYWORDS_PER_MESSAGE) {
+        throw new InvalidNameError(
+          `A message cannot have more than ${MAX_KEYWORDS_PER_MESSAGE} keywords`,
+        )
       }
       updates.push({ uid: Number(row.uid), mask, keywords })
     }

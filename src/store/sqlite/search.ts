@@ -19,8 +19,11 @@ function ftsTerm(query: TextQuery): string | null {
   if (chars.length < MIN_INDEXED_CHARS) return null
   const trigrams = new Set<string>()
   for (let i = 0; i + MIN_INDEXED_CHARS <= chars.length; i += 1) {
-    trigrams.add(chars.slice(i, i + MIN_INDEXED_CHARS).join(''))
+    const trigram = chars.slice(i, i + MIN_INDEXED_CHARS).join('')
+    // FTS5 query strings cannot hold NUL; the exact check afterwards still applies.
+    if (!trigram.includes('\u0000')) trigrams.add(trigram)
   }
+  if (trigrams.size === 0) return null
   const terms = [...trigrams]
     .slice(0, MAX_QUERY_TRIGRAMS)
     .map((trigram) => `"${trigram.replaceAll('"', '""')}"`)

@@ -32,15 +32,19 @@ export interface SqliteStoreOptions {
   /**
    * Blob files at least this old that no row refers to are removed in the background after the
    * store opens: what a crash between writing a message's file and committing its row leaves.
-   * Default one hour, far longer than any delivery takes between the two.
+   * Default one hour, far longer than any delivery takes between the two; null: no sweep (for
+   * short-lived openers such as the administration commands).
    */
-  orphanAgeMs?: number
+  orphanAgeMs?: number | null
   /** Told of each orphaned blob file removed (for the log). */
   onOrphanRemoved?: (blobId: string) => void
 }
 
 /** A blob file vanished under a row with no references: the garbage collector took it. */
 class BlobCollectedError extends Error {}
+
+/** Unreferenced blobs removed per write transaction. */
+const GARBAGE_BATCH = 500
 
 /** How many times a delivery stores its bytes again after the collector raced it. */
 const PUT_ATTEMPTS = 3
@@ -92,9 +96,11 @@ class SqliteStore implements Store {
     this.#poll = setInterval(() => this.#pollOtherProcesses(), options.pollIntervalMs ?? 250)
     this.#poll.unref()
     this.#collectGarbage()
-    this.#orphanSweep = this.#sweepOrphans(options.orphanAgeMs ?? 60 * 60 * 1000).catch(
-      (error: unknown) => this.#onError(error),
-    )
+    const orphanAgeMs = options.orphanAgeMs === undefined ? 60 * 60 * 1000 : options.orphanAgeMs
+    this.#orphanSweep =
+      orphanAgeMs === null
+        ? Promise.resolve()
+        : this.#sweepOrphans(orphanAgeMs).catch((error: unknown) => this.#onError(error))
   }
 
   /**
@@ -139,19 +145,30 @@ class SqliteStore implements Store {
    */
   #collectGarbage(): void {
     try {
-      this.#c.write(() => {
-        const garbage = this.#c.all<{ id: number; blob_id: string }>(
-          'SELECT id, blob_id FROM blobs WHERE refcount = 0 LIMIT 1000',
-        )
-        for (const { id, blob_id } of garbage) {
-          removeFile(fileBlobPath(this.#blobRoot, blob_id))
-          this.#c.run('DELETE FROM blob_text WHERE rowid = ?', id)
-          this.#c.run('DELETE FROM blobs WHERE id = ?', id)
-        }
-      })
+      // Batches keep each write transaction short; a removed account may free many blobs.
+      let isMore = true
+      while (isMore) {
+        isMore = this.#collectGarbageBatch(GARBAGE_BATCH)
+      }
     } catch (error) {
       this.#onError(error)
     }
+  }
+
+  /** Removes up to `limit` unreferenced blobs; true when there may be more. */
+  #collectGarbageBatch(limit: number): boolean {
+    return this.#c.write(() => {
+      const garbage = this.#c.all<{ id: number; blob_id: string }>(
+        'SELECT id, blob_id FROM blobs WHERE refcount = 0 LIMIT ?',
+        limit,
+      )
+      for (const { id, blob_id } of garbage) {
+        removeFile(fileBlobPath(this.#blobRoot, blob_id))
+        this.#c.run('DELETE FROM blob_text WHERE rowid = ?', id)
+        this.#c.run('DELETE FROM blobs WHERE id = ?', id)
+      }
+      return garbage.length === limit
+    })
   }
 
   async addDomain(name: string) {
@@ -275,8 +292,13 @@ class SqliteStore implements Store {
     message: Parameters<Store['deliver']>[0],
     targets: Parameters<Store['deliver']>[1],
   ): Promise<DeliveryResult[]> {
-    if (targets.length === 0) return []
-    const checked = targets.map((target) => ({
+    // One copy per mailbox: a mailbox named twice (two aliases reaching one account) gets the
+    // message once, with the flags of its first mention.
+    const unique = targets.filter(
+      (target, index) => targets.findIndex((t) => t.mailboxId === target.mailboxId) === index,
+    )
+    if (unique.length === 0) return []
+    const checked = unique.map((target) => ({
       mailboxId: target.mailboxId,
       ...checkFlags(target.flags ?? []),
     }))
