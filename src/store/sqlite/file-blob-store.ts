@@ -5,9 +5,11 @@ import path from 'node:path'
 import { type BlobId, BlobNotFoundError, type BlobStore, isBlobId } from '../index.ts'
 
 /**
- * Blobs as files under `root`: root/ab/cd/abcd…(64 hex). A put writes a temporary file, fsyncs
+ * Blobs as files under `root`: root/ab/abcd…(64 hex). A put writes a temporary file, fsyncs
  * it, renames it into place and fsyncs the directory, so a blob is either whole or absent after
- * a crash, never half-written under its name.
+ * a crash, never half-written under its name. The 256 shard folders are made (and made
+ * durable) when the store opens, so a put never creates a folder: that would cost one more
+ * fsync, of the parent, on the delivery path.
  *
  * Each opener writes its temporary files in its own folder, root/tmp/PID-random: the server and
  * an administration command may have the same store open, and one must never remove the other's
@@ -17,6 +19,7 @@ import { type BlobId, BlobNotFoundError, type BlobStore, isBlobId } from '../ind
 export async function openFileBlobStore(root: string): Promise<BlobStore> {
   const temporaryRoot = path.join(root, 'tmp')
   await mkdir(temporaryRoot, { recursive: true, mode: 0o700 })
+  await makeShardFolders(root)
   await removeAbandonedTemporaries(temporaryRoot)
   const temporaryDir = path.join(temporaryRoot, `${process.pid}-${randomBytes(6).toString('hex')}`)
   await mkdir(temporaryDir, { mode: 0o700 })
@@ -56,12 +59,6 @@ export async function openFileBlobStore(root: string): Promise<BlobStore> {
         await syncDirectory(folder)
         return { id, size }
       }
-      // A new folder's own name is durable only once its parent is synced (root/ab, root/ab/cd).
-      const created = await mkdir(folder, { recursive: true, mode: 0o700 })
-      if (created !== undefined) {
-        await syncDirectory(path.dirname(folder))
-        await syncDirectory(root)
-      }
       await rename(temporary, target)
       await syncDirectory(folder)
       return { id, size }
@@ -100,7 +97,17 @@ export async function openFileBlobStore(root: string): Promise<BlobStore> {
 
 /** Where the blob with this id lives under root (which may not hold it). */
 export function fileBlobPath(root: string, id: BlobId): string {
-  return path.join(root, id.slice(0, 2), id.slice(2, 4), id)
+  return path.join(root, id.slice(0, 2), id)
+}
+
+/** Creates root/00 … root/ff where missing and syncs root so that their names are durable. */
+async function makeShardFolders(root: string): Promise<void> {
+  let isCreated = false
+  for (let shard = 0; shard < 256; shard += 1) {
+    const folder = path.join(root, shard.toString(16).padStart(2, '0'))
+    isCreated = (await mkdir(folder, { recursive: true, mode: 0o700 })) !== undefined || isCreated
+  }
+  if (isCreated) await syncDirectory(root)
 }
 
 /** Removes the temporary folders of processes that no longer run, and anything unexpected. */

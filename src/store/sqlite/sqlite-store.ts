@@ -110,22 +110,20 @@ class SqliteStore implements Store {
    */
   async #sweepOrphans(minimumAgeMs: number): Promise<void> {
     const cutoff = Date.now() - minimumAgeMs
-    for (const first of await readdir(this.#blobRoot)) {
-      if (!/^[0-9a-f]{2}$/.test(first)) continue
-      for (const second of await readdir(path.join(this.#blobRoot, first))) {
-        const folder = path.join(this.#blobRoot, first, second)
-        for (const name of await readdir(folder)) {
-          if (this.#isClosed) return
-          if (!isBlobId(name)) continue
-          const file = path.join(folder, name)
-          const modified = (await stat(file).catch(() => null))?.mtimeMs ?? Number.POSITIVE_INFINITY
-          if (modified > cutoff || this.#isClosed) continue
-          const isRemoved = this.#c.write(() => {
-            if (this.#c.get('SELECT 1 FROM blobs WHERE blob_id = ?', name)) return false
-            return removeFile(file)
-          })
-          if (isRemoved) this.#onOrphan(name)
-        }
+    for (const shard of await readdir(this.#blobRoot)) {
+      if (!/^[0-9a-f]{2}$/.test(shard)) continue
+      const folder = path.join(this.#blobRoot, shard)
+      for (const name of await readdir(folder)) {
+        if (this.#isClosed) return
+        if (!isBlobId(name)) continue
+        const file = path.join(folder, name)
+        const modified = (await stat(file).catch(() => null))?.mtimeMs ?? Number.POSITIVE_INFINITY
+        if (modified > cutoff || this.#isClosed) continue
+        const isRemoved = this.#c.write(() => {
+          if (this.#c.get('SELECT 1 FROM blobs WHERE blob_id = ?', name)) return false
+          return removeFile(file)
+        })
+        if (isRemoved) this.#onOrphan(name)
       }
     }
   }
