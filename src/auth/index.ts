@@ -1,6 +1,6 @@
 // src/auth: password hashes, SCRAM secrets, SASL mechanisms and failure throttling, shared by
 // SMTP, IMAP and POP3.
-export { hashPassword, verifyPassword } from './password-hash.ts'
+export { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from './password-hash.ts'
 export {
   createSaslExchange,
   MAX_SASL_RESPONSE_OCTETS,

@@ -11,6 +11,13 @@ const PARALLELISM = 1
 const SALT_OCTETS = 16
 const TAG_OCTETS = 32
 
+/**
+ * A PHC string with hashPassword's parameters and a salt and tag no password was hashed to.
+ * Checking a login for an unknown account against it costs what checking a real one does, so
+ * the time a failure takes does not tell which accounts exist.
+ */
+export const DUMMY_PASSWORD_HASH = `$argon2id$v=19$m=${MEMORY_KIB},t=${PASSES},p=${PARALLELISM}$BocRGcCW6RSiKBHG+rvF1A$rsHv+HfseEsvjpdSapPhWCG1cd1O2hKZHB6zx9XOG9A`
+
 /** Hashes a password into a PHC string: `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`. */
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(SALT_OCTETS)

@@ -1,14 +1,11 @@
-import { parseScramCredentials, type SaslCredentialStore, verifyPassword } from '../auth/index.ts'
+import {
+  DUMMY_PASSWORD_HASH,
+  parseScramCredentials,
+  type SaslCredentialStore,
+  verifyPassword,
+} from '../auth/index.ts'
 import type { Store } from '../store/index.ts'
 import { AddressError, canonicalAddress } from './canonical.ts'
-
-/**
- * A PHC string with hashPassword's parameters (src/auth/password-hash.ts) and a random salt and
- * tag that no password was hashed to. Verifying against it costs what verifying a real hash does.
- * Keep its parameters in step with hashPassword's.
- */
-export const DUMMY_HASH =
-  '$argon2id$v=19$m=19456,t=2,p=1$BocRGcCW6RSiKBHG+rvF1A$rsHv+HfseEsvjpdSapPhWCG1cd1O2hKZHB6zx9XOG9A'
 
 /**
  * The accounts as SASL sees them (SMTP AUTH, IMAP AUTHENTICATE and LOGIN, POP3 AUTH and
@@ -22,7 +19,10 @@ export function createCredentialStore(store: Store): SaslCredentialStore {
       const credentials = address === null ? null : await store.getCredentials(address)
       // An unknown or malformed login still costs one argon2id verification, against a hash
       // that matches nothing, so the time a failure takes does not tell which accounts exist.
-      const isRight = await verifyPassword(password, credentials?.passwordHash ?? DUMMY_HASH)
+      const isRight = await verifyPassword(
+        password,
+        credentials?.passwordHash ?? DUMMY_PASSWORD_HASH,
+      )
       return isRight && credentials !== null ? address : null
     },
 
