@@ -4,6 +4,7 @@ export { type BlobId, BlobNotFoundError, type BlobStore, isBlobId } from './blob
 export { ChangeFeed } from './change-feed.ts'
 export { describeMessage, type MessageDescription } from './describe-message.ts'
 export { ConflictError, InvalidNameError, NotFoundError, QuotaExceededError } from './errors.ts'
+export { applyFlags, type StoredFlags } from './flag-changes.ts'
 export * from './limits.ts'
 export {
   checkFlags,
@@ -13,4 +14,6 @@ export {
   parentNames,
   systemFlagBit,
 } from './names.ts'
+export { queryTrigrams, textMatches } from './text-match.ts'
 export * from './types.ts'
+export { normalizeRanges } from './uid-ranges.ts'

@@ -1,15 +1,15 @@
 import {
+  applyFlags,
   checkFlags,
   type DeliveryResult,
   type FlagAction,
   flagList,
-  InvalidNameError,
-  MAX_KEYWORDS_PER_MESSAGE,
   type MailboxChanges,
   type MessageDescription,
   type MessageRecord,
   type MessageSummary,
   NotFoundError,
+  normalizeRanges,
   QuotaExceededError,
   type StoreFlagsResult,
   systemFlagBit,
@@ -44,21 +44,6 @@ export function arrayToSummary(row: readonly unknown[]): MessageSummary {
     modseq: Number(row[1]),
     flags: flagList(Number(row[2]), keywords === null ? [] : parseKeywords(keywords)),
   }
-}
-
-/** Sorted, merged, clamped to valid UIDs: [[3,1],[2,5]] → [[1,5]]. */
-export function normalizeRanges(ranges: UidRanges): Array<[number, number]> {
-  const sorted = ranges
-    .map(([a, b]): [number, number] => [Math.max(1, Math.min(a, b)), Math.max(a, b)])
-    .filter(([, high]) => high >= 1)
-    .sort((x, y) => x[0] - y[0])
-  const merged: Array<[number, number]> = []
-  for (const range of sorted) {
-    const last = merged.at(-1)
-    if (last && range[0] <= last[1] + 1) last[1] = Math.max(last[1], range[1])
-    else merged.push([range[0], range[1]])
-  }
-  return merged
 }
 
 /** Rows of `sql` (which ends in `uid BETWEEN ? AND ?`) for each range, in UID order. */
@@ -223,13 +208,9 @@ export function storeFlags(
         result.modified.push(Number(row.uid))
         continue
       }
-      const { mask, keywords } = applyFlags(oldMask, oldKeywords, action, given)
-      if (mask === oldMask && sameKeywords(keywords, oldKeywords)) continue
-      if (keywords.length > MAX_KEYWORDS_PER_MESSAGE) {
-        throw new InvalidNameError(
-          `A message cannot have more than ${MAX_KEYWORDS_PER_MESSAGE} keywords`,
-        )
-      }
+      const next = applyFlags({ mask: oldMask, keywords: oldKeywords }, action, given)
+      if (next === null) continue
+      const { mask, keywords } = next
       updates.push({ uid: Number(row.uid), mask, keywords })
     }
     if (updates.length === 0) return result
@@ -247,31 +228,6 @@ export function storeFlags(
     }
     return result
   })
-}
-
-function applyFlags(
-  mask: number,
-  keywords: string[],
-  action: FlagAction,
-  given: { mask: number; keywords: string[] },
-): { mask: number; keywords: string[] } {
-  if (action === 'replace') return given
-  const lower = new Set(given.keywords.map((keyword) => keyword.toLowerCase()))
-  if (action === 'remove') {
-    return {
-      mask: mask & ~given.mask,
-      keywords: keywords.filter((keyword) => !lower.has(keyword.toLowerCase())),
-    }
-  }
-  const present = new Set(keywords.map((keyword) => keyword.toLowerCase()))
-  return {
-    mask: mask | given.mask,
-    keywords: keywords.concat(given.keywords.filter((k) => !present.has(k.toLowerCase()))),
-  }
-}
-
-function sameKeywords(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((keyword, index) => keyword === b[index])
 }
 
 /** Deletes the messages, remembering each UID with the new MODSEQ; the caller holds a write. */

@@ -1,12 +1,11 @@
-import type { TextQuery, UidRanges } from '../index.ts'
+import {
+  normalizeRanges,
+  queryTrigrams,
+  type TextQuery,
+  textMatches,
+  type UidRanges,
+} from '../index.ts'
 import type { Connection } from './connection.ts'
-import { normalizeRanges } from './message-rows.ts'
-
-/** The trigram index can only look up strings of at least three characters. */
-const MIN_INDEXED_CHARS = 3
-
-/** Enough trigrams to narrow the candidates well; more only cost index lookups. */
-const MAX_QUERY_TRIGRAMS = 12
 
 /**
  * An FTS5 query that finds every row that can match `query`, and perhaps more: the rows that
@@ -15,19 +14,9 @@ const MAX_QUERY_TRIGRAMS = 12
  * searchText checks each candidate.
  */
 function ftsTerm(query: TextQuery): string | null {
-  const chars = [...query.value]
-  if (chars.length < MIN_INDEXED_CHARS) return null
-  const trigrams = new Set<string>()
-  for (let i = 0; i + MIN_INDEXED_CHARS <= chars.length; i += 1) {
-    const trigram = chars.slice(i, i + MIN_INDEXED_CHARS).join('')
-    // FTS5 query strings cannot hold NUL; the exact check afterwards still applies.
-    if (!trigram.includes('\u0000')) trigrams.add(trigram)
-  }
-  if (trigrams.size === 0) return null
-  const terms = [...trigrams]
-    .slice(0, MAX_QUERY_TRIGRAMS)
-    .map((trigram) => `"${trigram.replaceAll('"', '""')}"`)
-    .join(' AND ')
+  const trigrams = queryTrigrams(query.value)
+  if (trigrams.length === 0) return null
+  const terms = trigrams.map((trigram) => `"${trigram.replaceAll('"', '""')}"`).join(' AND ')
   if (query.field === 'body') return `body : (${terms})`
   if (query.field === 'text') return `{headers body} : (${terms})`
   return `headers : (${terms})`
@@ -68,23 +57,9 @@ export function searchText(
       for (const row of rows) {
         const headers = String(row.headers)
         const body = String(row.body)
-        if (queries.every((query) => matches(headers, body, query))) uids.push(Number(row.uid))
+        if (queries.every((query) => textMatches(headers, body, query))) uids.push(Number(row.uid))
       }
     }
     return uids
   })
-}
-
-function matches(headers: string, body: string, query: TextQuery): boolean {
-  const needle = query.value.toLowerCase()
-  if (query.field === 'body') return body.toLowerCase().includes(needle)
-  if (query.field === 'text') {
-    return headers.toLowerCase().includes(needle) || body.toLowerCase().includes(needle)
-  }
-  const prefix = `${query.field.toLowerCase()}: `
-  return headers
-    .split('\n')
-    .some(
-      (line) => line.startsWith(prefix) && line.slice(prefix.length).toLowerCase().includes(needle),
-    )
 }
