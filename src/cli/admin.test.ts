@@ -2,7 +2,9 @@ import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { type TestContext, test } from 'node:test'
+import { getFreePorts } from '../../test/support/free-port.ts'
 import { runPostern } from '../../test/support/postern-process.ts'
+import { testDatabase } from '../../test/support/postgres.ts'
 import { makeTempDir } from '../../test/support/temp-dir.ts'
 import { createDirectory } from '../directory/index.ts'
 import { openSqliteStore } from '../store/sqlite/index.ts'
@@ -152,4 +154,40 @@ test('the admin commands run as a process: a password piped on stdin, exit codes
   const bad = await runPostern(['domain', 'list', '--config', badConfig], { cwd: dir })
   assert.equal(bad.code, 2)
   assert.match(bad.stderr, /frob: unknown key/)
+})
+
+test('the admin commands work on a PostgreSQL store too; an unreachable one exits 1', async (t) => {
+  const url = await testDatabase(t)
+  const dir = makeTempDir(t)
+  const config = path.join(dir, 'postern.toml')
+  writeFileSync(config, `[store]\nbackend = "postgres"\nurl = "${url}"\n`)
+  const io = (lines: string[]): CliIo => ({
+    out: (text) => lines.push(text),
+    error: (text) => lines.push(text),
+    env: {},
+    readStdin: async () => 'pw\n',
+  })
+  const lines: string[] = []
+  assert.equal(await runCli(['domain', 'add', 'example.test', '--config', config], io(lines)), 0)
+  assert.equal(await runCli(['user', 'add', 'a@example.test', '--config', config], io(lines)), 0)
+  assert.equal(await runCli(['user', 'list', '--config', config], io(lines)), 0)
+  assert.deepEqual(lines, [
+    'added domain example.test',
+    'added user a@example.test',
+    'a@example.test',
+  ])
+
+  const [port] = await getFreePorts(1)
+  const unreachable = path.join(dir, 'unreachable.toml')
+  writeFileSync(
+    unreachable,
+    `[store]\nbackend = "postgres"\nurl = "postgres://postern:secret@127.0.0.1:${port}/x"\n`,
+  )
+  const errors: string[] = []
+  assert.equal(await runCli(['domain', 'list', '--config', unreachable], io(errors)), 1)
+  assert.match(
+    errors.join(''),
+    /cannot open the PostgreSQL store at postgres:\/\/postern:\*\*\*@127\.0\.0\.1/,
+  )
+  assert.doesNotMatch(errors.join(''), /secret/)
 })

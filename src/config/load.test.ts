@@ -261,7 +261,7 @@ test('loadConfig refuses an unknown key in a table with its dotted name', (t) =>
   assert.equal(listen.key, 'listen.smpt')
   assert.equal(listen.message, 'listen.smpt: unknown key')
 
-  assert.equal(fileError(t, '[store]\nurl = "postgres://x"\n').key, 'store.url')
+  assert.equal(fileError(t, '[store]\nuri = "postgres://x"\n').key, 'store.uri')
   assert.equal(fileError(t, '[limits]\nmax_conn = 1\n').key, 'limits.max_conn')
   assert.equal(fileError(t, '[unknown_table]\nx = 1\n').key, 'unknown_table')
 })
@@ -328,9 +328,9 @@ test('loadConfig refuses a value outside an enum and lists the allowed ones', (t
   assert.equal(level.key, 'log.level')
   assert.equal(level.problem, 'must be one of "trace", "debug", "info", "warn", "error", "fatal"')
 
-  const backend = fileError(t, '[store]\nbackend = "postgres"\n')
+  const backend = fileError(t, '[store]\nbackend = "mysql"\n')
   assert.equal(backend.key, 'store.backend')
-  assert.equal(backend.problem, 'must be one of "sqlite"')
+  assert.equal(backend.problem, 'must be one of "sqlite", "postgres"')
 
   const format = fileError(t, '[log]\nformat = "xml"\n')
   assert.equal(format.key, 'log.format')
@@ -513,4 +513,23 @@ test('loadConfig turns subaddressing off with an empty separator and refuses odd
     fileError(t, '[directory]\nsubaddress_separator = "++"\n').key,
     'directory.subaddress_separator',
   )
+})
+
+test('loadConfig takes the PostgreSQL backend with its URL, and refuses a URL that does not fit', (t) => {
+  const dir = makeTempDir(t)
+  const file = path.join(dir, 'pg.toml')
+  writeFileSync(
+    file,
+    '[store]\nbackend = "postgres"\nurl = "postgres://postern@127.0.0.1:5432/postern"\n',
+  )
+  assert.deepEqual(loadConfig({ path: file }).store, {
+    backend: 'postgres',
+    url: 'postgres://postern@127.0.0.1:5432/postern',
+  })
+  const missing = fileError(t, '[store]\nbackend = "postgres"\n')
+  assert.equal(missing.message, 'store.url: is required with backend = "postgres"')
+  const stray = fileError(t, '[store]\nurl = "postgres://x/y"\n')
+  assert.equal(stray.message, 'store.url: is only for backend = "postgres"')
+  const bad = fileError(t, '[store]\nbackend = "postgres"\nurl = "mysql://x"\n')
+  assert.equal(bad.message, 'store.url: must be a postgres:// URL')
 })

@@ -89,7 +89,10 @@ function resolveConfig(file: ConfigFile, configPath: string | null, baseDir: str
     shutdownGraceMs: file.shutdown_grace_ms,
     listen,
     tls,
-    store: { backend: file.store.backend },
+    store:
+      file.store.backend === 'postgres'
+        ? { backend: 'postgres', url: file.store.url ?? '' }
+        : { backend: 'sqlite' },
     directory: { subaddressSeparator: file.directory.subaddress_separator || null },
     dns: { servers: file.dns.servers },
     log: { level: file.log.level, format: file.log.format },

@@ -57,10 +57,31 @@ export const configFileSchema = z.strictObject({
       key: z.string().min(1, 'must name a PEM file'),
     })
     .optional(),
-  // Only the embedded backend exists so far; "postgres" arrives with its issue.
   // Defaults are functions so that each loaded config gets its own objects and arrays.
   store: z
-    .strictObject({ backend: z.enum(['sqlite']).default('sqlite') })
+    .strictObject({
+      backend: z.enum(['sqlite', 'postgres']).default('sqlite'),
+      url: z
+        .string()
+        .regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// URL')
+        .optional(),
+    })
+    .superRefine((store, context) => {
+      if (store.backend === 'postgres' && store.url === undefined) {
+        context.addIssue({
+          code: 'custom',
+          path: ['url'],
+          message: 'is required with backend = "postgres"',
+        })
+      }
+      if (store.backend === 'sqlite' && store.url !== undefined) {
+        context.addIssue({
+          code: 'custom',
+          path: ['url'],
+          message: 'is only for backend = "postgres"',
+        })
+      }
+    })
     .default(() => ({ backend: 'sqlite' as const })),
   directory: z
     .strictObject({
@@ -105,7 +126,8 @@ export interface Config {
   listen: Partial<Record<ListenerName, HostPort>>
   /** Absolute paths of the PEM files, or null to use the self-signed pair in the data dir. */
   tls: { certPath: string; keyPath: string } | null
-  store: { backend: 'sqlite' }
+  /** The embedded store in data_dir, or PostgreSQL at `url` for several nodes. */
+  store: { backend: 'sqlite' } | { backend: 'postgres'; url: string }
   /** The subaddress separator, or null when subaddressing is off. */
   directory: { subaddressSeparator: string | null }
   dns: { servers: HostPort[] }

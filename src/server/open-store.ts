@@ -1,5 +1,6 @@
 import type { Config } from '../config/index.ts'
 import type { Store } from '../store/index.ts'
+import { openPostgresStore } from '../store/postgres/index.ts'
 import { openSqliteStore } from '../store/sqlite/index.ts'
 import type { Logger } from '../util/index.ts'
 import { StartupError } from './startup-error.ts'
@@ -14,10 +15,21 @@ export async function openStore(
   log: Logger,
   options: { isShortLived?: boolean } = {},
 ): Promise<Store> {
+  const onError = (error: unknown) => log.error({ err: error }, 'store background work failed')
+  if (config.store.backend === 'postgres') {
+    try {
+      return await openPostgresStore({ url: config.store.url, onError })
+    } catch (error) {
+      throw new StartupError(
+        'store.url',
+        `cannot open the PostgreSQL store at ${redactUrl(config.store.url)}: ${(error as Error).message}`,
+      )
+    }
+  }
   try {
     return await openSqliteStore({
       dataDir: config.dataDir,
-      onError: (error) => log.error({ err: error }, 'store background work failed'),
+      onError,
       onOrphanRemoved: (blobId) =>
         log.warn({ blobId }, 'removed a message file no mailbox refers to (left by a crash)'),
       // The server sweeps orphaned files; a command that runs for a moment leaves that to it.
@@ -28,5 +40,16 @@ export async function openStore(
       'store',
       `cannot open the store in "${config.dataDir}": ${(error as Error).message}`,
     )
+  }
+}
+
+/** The URL without its password, for messages and logs. */
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password) parsed.password = '***'
+    return parsed.toString()
+  } catch {
+    return 'the configured url'
   }
 }

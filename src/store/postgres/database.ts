@@ -1,0 +1,64 @@
+import pg from 'pg'
+
+export type Client = pg.ClientBase
+export type Row = Record<string, unknown>
+
+/** PostgreSQL error codes after which the whole transaction is simply run again. */
+const RETRYABLE = new Set(['40001', '40P01']) // serialization_failure, deadlock_detected
+const ATTEMPTS = 5
+
+/**
+ * A pool whose bigint columns read as JavaScript numbers: every id, UID, MODSEQ and size stays
+ * far below 2^53, and the Store interface speaks numbers.
+ */
+export function createPool(url: string, max = 10): pg.Pool {
+  return new pg.Pool({
+    connectionString: url,
+    max,
+    types: {
+      getTypeParser: ((oid: number, format?: string) =>
+        oid === pg.types.builtins.INT8
+          ? (value: string) => Number(value)
+          : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+    },
+  })
+}
+
+export async function one<T = Row>(client: Client | pg.Pool, sql: string, params: unknown[] = []) {
+  return (await client.query(sql, params)).rows[0] as T | undefined
+}
+
+export async function all<T = Row>(client: Client | pg.Pool, sql: string, params: unknown[] = []) {
+  return (await client.query(sql, params)).rows as T[]
+}
+
+/**
+ * Runs `work` in one transaction (READ COMMITTED, with row locks taken where order matters) and
+ * runs it again from the start after a deadlock or serialization failure, which concurrent
+ * writers on several nodes can cause and which leave nothing behind.
+ */
+export async function transaction<T>(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    const client = await pool.connect()
+    try {
+      await client.query('BEGIN')
+      const result = await work(client)
+      await client.query('COMMIT')
+      return result
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {})
+      const code = (error as { code?: string }).code
+      if (code === undefined || !RETRYABLE.has(code) || attempt >= ATTEMPTS) throw error
+    } finally {
+      client.release()
+    }
+  }
+}
+
+/** The constraint violation code for UNIQUE, to turn a race into ConflictError. */
+export function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: string }).code === '23505'
+}

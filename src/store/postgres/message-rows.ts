@@ -1,0 +1,497 @@
+import type pg from 'pg'
+import {
+  applyFlags,
+  checkFlags,
+  type DeliveryResult,
+  type FlagAction,
+  flagList,
+  type MailboxChanges,
+  type MessageDescription,
+  type MessageRecord,
+  type MessageSummary,
+  NotFoundError,
+  normalizeRanges,
+  QuotaExceededError,
+  queryTrigrams,
+  type StoreFlagsResult,
+  systemFlagBit,
+  type TextQuery,
+  textMatches,
+  type UidRanges,
+} from '../index.ts'
+import { all, type Client, one, type Row, transaction } from './database.ts'
+import { mailboxRow } from './mailbox-rows.ts'
+
+const DELETED = systemFlagBit('\\Deleted')
+
+function parseKeywords(value: unknown): string[] {
+  return typeof value === 'string' ? (JSON.parse(value) as string[]) : []
+}
+
+function formatKeywords(keywords: readonly string[]): string | null {
+  return keywords.length === 0 ? null : JSON.stringify(keywords)
+}
+
+export function toSummary(row: Row): MessageSummary {
+  return {
+    uid: Number(row.uid),
+    modseq: Number(row.modseq),
+    flags: flagList(Number(row.flags), parseKeywords(row.keywords)),
+  }
+}
+
+/** `ranges` as two arrays for `uid BETWEEN` over unnest($2, $3). */
+function rangeArrays(ranges: UidRanges): [number[], number[]] {
+  const normalized = normalizeRanges(ranges)
+  return [normalized.map(([low]) => low), normalized.map(([, high]) => high)]
+}
+
+const IN_RANGES =
+  'EXISTS (SELECT 1 FROM unnest($2::bigint[], $3::bigint[]) AS r (low, high) WHERE uid BETWEEN r.low AND r.high)'
+
+/**
+ * Locks, in one global order (accounts by id, then mailboxes by id), every row a change to these
+ * mailboxes will update, so that concurrent writers on any node cannot deadlock on them.
+ */
+export async function lockMailboxes(
+  client: Client,
+  mailboxIds: readonly number[],
+): Promise<Map<number, Row>> {
+  await client.query(
+    `SELECT 1 FROM accounts WHERE id IN (SELECT account_id FROM mailboxes WHERE id = ANY($1))
+     ORDER BY id FOR UPDATE`,
+    [mailboxIds],
+  )
+  const rows = await all(
+    client,
+    `SELECT id, account_id, uid_next, highest_modseq, uid_validity FROM mailboxes
+     WHERE id = ANY($1) ORDER BY id FOR UPDATE`,
+    [mailboxIds],
+  )
+  const byId = new Map(rows.map((row) => [Number(row.id), row]))
+  for (const id of mailboxIds) {
+    if (!byId.has(id)) throw new NotFoundError(`Mailbox ${id} does not exist`)
+  }
+  return byId
+}
+
+/** Takes the next MODSEQ of a locked mailbox. */
+async function nextModseq(client: Client, mailboxId: number): Promise<number> {
+  const row = await one<{ highest_modseq: number }>(
+    client,
+    'UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = $1 RETURNING highest_modseq',
+    [mailboxId],
+  )
+  if (!row) throw new NotFoundError(`Mailbox ${mailboxId} does not exist`)
+  return Number(row.highest_modseq)
+}
+
+async function quotaProblem(
+  client: Client,
+  accountId: number,
+  size: number,
+  count: number,
+): Promise<'storage' | 'messages' | null> {
+  const account = await one<Record<string, number | null>>(
+    client,
+    'SELECT quota_storage, quota_messages, storage_used, messages_used FROM accounts WHERE id = $1',
+    [accountId],
+  )
+  if (!account) throw new NotFoundError(`Account ${accountId} does not exist`)
+  const { quota_storage, quota_messages, storage_used, messages_used } = account
+  if (quota_messages != null && Number(messages_used) + count > quota_messages) return 'messages'
+  if (quota_storage != null && Number(storage_used) + size > quota_storage) return 'storage'
+  return null
+}
+
+/**
+ * One delivery, one transaction: the bytes (once per content), their metadata, and a message
+ * row in every target that is not over quota. Commit means all of it; a crash before means none.
+ */
+export async function deliver(
+  pool: pg.Pool,
+  message: { bytes: Buffer; blobId: string; internalDate: number },
+  describe: () => MessageDescription,
+  targets: ReadonlyArray<{ mailboxId: number; flags: readonly string[] }>,
+): Promise<DeliveryResult[]> {
+  const checked = targets.map((target) => ({
+    mailboxId: target.mailboxId,
+    ...checkFlags(target.flags),
+  }))
+  return transaction(pool, async (client) => {
+    const mailboxes = await lockMailboxes(
+      client,
+      checked.map((t) => t.mailboxId),
+    )
+    // A blob row held FOR UPDATE cannot be collected; one being collected is waited for, and
+    // then is gone, so it is made again with its bytes.
+    let blob = await one<{ id: number }>(
+      client,
+      'SELECT id FROM blobs WHERE blob_id = $1 FOR UPDATE',
+      [message.blobId],
+    )
+    if (!blob) {
+      const description = describe()
+      blob = await one<{ id: number }>(
+        client,
+        `INSERT INTO blobs (blob_id, size, refcount, metadata, headers_folded, body_folded)
+         VALUES ($1, $2, 0, $3, $4, $5)
+         ON CONFLICT (blob_id) DO UPDATE SET refcount = blobs.refcount RETURNING id`,
+        [
+          message.blobId,
+          message.bytes.length,
+          JSON.stringify(description.metadata),
+          // PostgreSQL text cannot hold NUL; search values cannot usefully contain one either.
+          description.headerText.toLowerCase().replaceAll('\u0000', ''),
+          description.bodyText.toLowerCase().replaceAll('\u0000', ''),
+        ],
+      )
+      await client.query(
+        'INSERT INTO blob_data (blob_id, bytes) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+        [message.blobId, message.bytes],
+      )
+    }
+    const results: DeliveryResult[] = []
+    for (const target of checked) {
+      const mailbox = mailboxes.get(target.mailboxId)
+      if (!mailbox) throw new NotFoundError(`Mailbox ${target.mailboxId} does not exist`)
+      const problem = await quotaProblem(
+        client,
+        Number(mailbox.account_id),
+        message.bytes.length,
+        1,
+      )
+      if (problem) {
+        results.push({ mailboxId: target.mailboxId, status: 'over-quota', resource: problem })
+        continue
+      }
+      const row = await one<{ uid: number; modseq: number }>(
+        client,
+        `UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1
+         WHERE id = $1 RETURNING uid_next - 1 AS uid, highest_modseq AS modseq`,
+        [target.mailboxId],
+      )
+      if (!row) throw new NotFoundError(`Mailbox ${target.mailboxId} does not exist`)
+      await client.query(
+        `INSERT INTO messages (mailbox_id, uid, blob, flags, keywords, internal_date, size, modseq)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [
+          target.mailboxId,
+          row.uid,
+          blob?.id,
+          target.mask,
+          formatKeywords(target.keywords),
+          message.internalDate,
+          message.bytes.length,
+          row.modseq,
+        ],
+      )
+      await notify(client, target.mailboxId)
+      results.push({
+        mailboxId: target.mailboxId,
+        status: 'stored',
+        uid: Number(row.uid),
+        uidValidity: Number(mailbox.uid_validity),
+        modseq: Number(row.modseq),
+      })
+    }
+    return results
+  })
+}
+
+/** Tells every node's change feed, when the transaction commits, that the mailbox changed. */
+export async function notify(client: Client, mailboxId: number): Promise<void> {
+  await client.query("SELECT pg_notify('postern_mailbox', $1)", [String(mailboxId)])
+}
+
+export async function getMessages(
+  pool: pg.Pool,
+  mailboxId: number,
+  ranges: UidRanges,
+): Promise<MessageRecord[]> {
+  const [lows, highs] = rangeArrays(ranges)
+  const rows = await all(
+    pool,
+    `SELECT m.uid, m.flags, m.keywords, m.modseq, m.internal_date, m.size, b.blob_id
+     FROM messages m JOIN blobs b ON b.id = m.blob
+     WHERE m.mailbox_id = $1 AND ${IN_RANGES.replaceAll('uid BETWEEN', 'm.uid BETWEEN')}
+     ORDER BY m.uid`,
+    [mailboxId, lows, highs],
+  )
+  return rows.map((row) => ({
+    ...toSummary(row),
+    blobId: String(row.blob_id),
+    size: Number(row.size),
+    internalDate: new Date(Number(row.internal_date)),
+  }))
+}
+
+export async function storeFlags(
+  pool: pg.Pool,
+  mailboxId: number,
+  ranges: UidRanges,
+  action: FlagAction,
+  flags: readonly string[],
+  unchangedSince: number | undefined,
+): Promise<StoreFlagsResult> {
+  const given = checkFlags(flags)
+  const [lows, highs] = rangeArrays(ranges)
+  return transaction(pool, async (client) => {
+    await lockMailboxes(client, [mailboxId])
+    const rows = await all(
+      client,
+      `SELECT uid, flags, keywords, modseq FROM messages WHERE mailbox_id = $1 AND ${IN_RANGES}
+       ORDER BY uid`,
+      [mailboxId, lows, highs],
+    )
+    const result: StoreFlagsResult = { changed: [], modified: [] }
+    const updates: Array<{ uid: number; mask: number; keywords: string[] }> = []
+    for (const row of rows) {
+      // RFC 7162 §3.1.3: checked before the no-op test, so UNCHANGEDSINCE 0 always fails.
+      if (unchangedSince !== undefined && Number(row.modseq) > unchangedSince) {
+        result.modified.push(Number(row.uid))
+        continue
+      }
+      const next = applyFlags(
+        { mask: Number(row.flags), keywords: parseKeywords(row.keywords) },
+        action,
+        given,
+      )
+      if (next) updates.push({ uid: Number(row.uid), ...next })
+    }
+    if (updates.length === 0) return result
+    const modseq = await nextModseq(client, mailboxId)
+    for (const { uid, mask, keywords } of updates) {
+      await client.query(
+        'UPDATE messages SET flags = $1, keywords = $2, modseq = $3 WHERE mailbox_id = $4 AND uid = $5',
+        [mask, formatKeywords(keywords), modseq, mailboxId, uid],
+      )
+      result.changed.push({ uid, modseq, flags: flagList(mask, keywords) })
+    }
+    await notify(client, mailboxId)
+    return result
+  })
+}
+
+/** Deletes the messages, remembering each UID with one new MODSEQ; the mailbox is locked. */
+async function removeMessages(
+  client: Client,
+  mailboxId: number,
+  uids: readonly number[],
+): Promise<void> {
+  if (uids.length === 0) return
+  const modseq = await nextModseq(client, mailboxId)
+  await client.query('DELETE FROM messages WHERE mailbox_id = $1 AND uid = ANY($2)', [
+    mailboxId,
+    uids,
+  ])
+  await client.query(
+    `INSERT INTO expunged (mailbox_id, uid, modseq) SELECT $1, uid, $3 FROM unnest($2::bigint[]) AS uid
+     ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq`,
+    [mailboxId, uids, modseq],
+  )
+  await notify(client, mailboxId)
+}
+
+export async function expunge(
+  pool: pg.Pool,
+  mailboxId: number,
+  ranges: UidRanges | undefined,
+): Promise<number[]> {
+  const [lows, highs] = rangeArrays(ranges ?? [[1, Number.MAX_SAFE_INTEGER]])
+  return transaction(pool, async (client) => {
+    await lockMailboxes(client, [mailboxId])
+    const uids = (
+      await all<{ uid: number }>(
+        client,
+        `SELECT uid FROM messages WHERE mailbox_id = $1 AND flags & ${DELETED} <> 0 AND ${IN_RANGES}
+         ORDER BY uid`,
+        [mailboxId, lows, highs],
+      )
+    ).map((row) => Number(row.uid))
+    await removeMessages(client, mailboxId, uids)
+    return uids
+  })
+}
+
+export async function copyMessages(
+  pool: pg.Pool,
+  from: number,
+  ranges: UidRanges,
+  to: number,
+  move: boolean,
+): Promise<{ uidValidity: number; uids: Array<[number, number]> }> {
+  const [lows, highs] = rangeArrays(ranges)
+  return transaction(pool, async (client) => {
+    const locked = await lockMailboxes(client, from === to ? [from] : [from, to])
+    const source = locked.get(from)
+    const target = locked.get(to)
+    if (!source || !target) throw new NotFoundError('Mailbox does not exist')
+    const rows = await all(
+      client,
+      `SELECT uid, size FROM messages WHERE mailbox_id = $1 AND ${IN_RANGES} ORDER BY uid`,
+      [from, lows, highs],
+    )
+    const uidValidity = Number(target.uid_validity)
+    if (rows.length === 0) return { uidValidity, uids: [] }
+    const total = rows.reduce((sum, row) => sum + Number(row.size), 0)
+    const isMoveWithinAccount = move && Number(target.account_id) === Number(source.account_id)
+    const problem = isMoveWithinAccount
+      ? null
+      : await quotaProblem(client, Number(target.account_id), total, rows.length)
+    if (problem) throw new QuotaExceededError(problem, `The copy would exceed the ${problem} quota`)
+    const sourceUids = rows.map((row) => Number(row.uid))
+    const uids = await copyRows(client, from, sourceUids, to)
+    if (move) await removeMessages(client, from, sourceUids)
+    return { uidValidity, uids }
+  })
+}
+
+/** Copies message rows (sharing blobs) into a locked mailbox under new UIDs, in UID order. */
+async function copyRows(
+  client: Client,
+  from: number,
+  sourceUids: readonly number[],
+  to: number,
+): Promise<Array<[number, number]>> {
+  const row = await one<{ first: number; modseq: number }>(
+    client,
+    `UPDATE mailboxes SET uid_next = uid_next + $2, highest_modseq = highest_modseq + 1
+     WHERE id = $1 RETURNING uid_next - $2 AS first, highest_modseq AS modseq`,
+    [to, sourceUids.length],
+  )
+  const first = Number(row?.first)
+  await client.query(
+    `INSERT INTO messages (mailbox_id, uid, blob, flags, keywords, internal_date, size, modseq)
+     SELECT $1, $2 + s.n - 1, m.blob, m.flags, m.keywords, m.internal_date, m.size, $3
+     FROM unnest($5::bigint[]) WITH ORDINALITY AS s (uid, n)
+     JOIN messages m ON m.mailbox_id = $4 AND m.uid = s.uid`,
+    [to, first, Number(row?.modseq), from, sourceUids],
+  )
+  await notify(client, to)
+  return sourceUids.map((uid, index) => [uid, first + index])
+}
+
+/** Renaming INBOX (RFC 9051 §6.3.6): every message moves to `to`; INBOX stays, empty. */
+export async function moveAll(client: Client, from: number, to: number): Promise<void> {
+  await lockMailboxes(client, [from, to])
+  const uids = (
+    await all<{ uid: number }>(
+      client,
+      'SELECT uid FROM messages WHERE mailbox_id = $1 ORDER BY uid',
+      [from],
+    )
+  ).map((row) => Number(row.uid))
+  if (uids.length === 0) return
+  await copyRows(client, from, uids, to)
+  await removeMessages(client, from, uids)
+}
+
+export async function changesSince(
+  pool: pg.Pool,
+  mailboxId: number,
+  modseq: number,
+): Promise<MailboxChanges> {
+  // One snapshot for all three reads.
+  return transaction(pool, async (client) => {
+    await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY')
+    const mailbox = await mailboxRow(client, mailboxId)
+    const changed = (
+      await all(
+        client,
+        'SELECT uid, flags, keywords, modseq FROM messages WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid',
+        [mailboxId, modseq],
+      )
+    ).map(toSummary)
+    const expunged = (
+      await all<{ uid: number; modseq: number }>(
+        client,
+        'SELECT uid, modseq FROM expunged WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid',
+        [mailboxId, modseq],
+      )
+    ).map((row) => ({ uid: Number(row.uid), modseq: Number(row.modseq) }))
+    return { changed, expunged, highestModseq: Number(mailbox.highest_modseq) }
+  })
+}
+
+export async function openMailbox(pool: pg.Pool, mailboxId: number) {
+  return transaction(pool, async (client) => {
+    await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY')
+    const status = await mailboxRow(client, mailboxId)
+    const result = await client.query({
+      text: 'SELECT uid, modseq, flags, keywords FROM messages WHERE mailbox_id = $1 ORDER BY uid',
+      values: [mailboxId],
+      rowMode: 'array',
+    })
+    const messages = (result.rows as unknown[][]).map((row) => ({
+      uid: Number(row[0]),
+      modseq: Number(row[1]),
+      flags: flagList(Number(row[2]), row[3] === null ? [] : parseKeywords(row[3])),
+    }))
+    return { status, messages }
+  })
+}
+
+/**
+ * Candidates from the trigram indexes (LIKE on text folded to lower case), each then checked
+ * exactly by textMatches, as the SQLite backend does.
+ */
+export async function searchText(
+  pool: pg.Pool,
+  mailboxId: number,
+  queries: readonly TextQuery[],
+  ranges: UidRanges | undefined,
+): Promise<number[]> {
+  const [lows, highs] = rangeArrays(ranges ?? [[1, Number.MAX_SAFE_INTEGER]])
+  const conditions: string[] = []
+  const params: unknown[] = [mailboxId, lows, highs]
+  for (const query of queries) {
+    if (queryTrigrams(query.value).length === 0) continue
+    params.push(
+      `%${query.value
+        .toLowerCase()
+        .replace(/[\\%_]/g, (c) => `\\${c}`)
+        .replaceAll('\u0000', '')}%`,
+    )
+    const pattern = `$${params.length}`
+    const column =
+      query.field === 'body'
+        ? `b.body_folded LIKE ${pattern}`
+        : query.field === 'text'
+          ? `(b.headers_folded LIKE ${pattern} OR b.body_folded LIKE ${pattern})`
+          : `b.headers_folded LIKE ${pattern}`
+    conditions.push(column)
+  }
+  const rows = await all<{ uid: number; headers_folded: string; body_folded: string }>(
+    pool,
+    `SELECT m.uid, b.headers_folded, b.body_folded FROM messages m JOIN blobs b ON b.id = m.blob
+     WHERE m.mailbox_id = $1 AND ${IN_RANGES.replaceAll('uid BETWEEN', 'm.uid BETWEEN')}
+     ${conditions.map((condition) => `AND ${condition}`).join(' ')}
+     ORDER BY m.uid`,
+    params,
+  )
+  return rows
+    .filter((row) =>
+      queries.every((query) => textMatches(row.headers_folded, row.body_folded, query)),
+    )
+    .map((row) => Number(row.uid))
+}
+
+/** Removes up to `limit` unreferenced blobs with their bytes; true when there may be more. */
+export async function collectGarbage(pool: pg.Pool, limit: number): Promise<boolean> {
+  return transaction(pool, async (client) => {
+    const rows = await all<{ blob_id: string }>(
+      client,
+      `DELETE FROM blobs WHERE id IN (
+         SELECT id FROM blobs WHERE refcount = 0 ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+       ) AND refcount = 0 RETURNING blob_id`,
+      [limit],
+    )
+    if (rows.length > 0) {
+      await client.query('DELETE FROM blob_data WHERE blob_id = ANY($1)', [
+        rows.map((row) => row.blob_id),
+      ])
+    }
+    return rows.length === limit
+  })
+}

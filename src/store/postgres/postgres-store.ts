@@ -1,0 +1,307 @@
+import { createHash } from 'node:crypto'
+import type pg from 'pg'
+import {
+  type BlobStore,
+  ChangeFeed,
+  type DeliveryResult,
+  describeMessage,
+  type MailboxEvent,
+  type MessageDescription,
+  type MessageMetadata,
+  NotFoundError,
+  type Store,
+} from '../index.ts'
+import { createPostgresBlobStore } from './blob-store.ts'
+import { createPool, one } from './database.ts'
+import * as directory from './directory-rows.ts'
+import * as mailboxes from './mailbox-rows.ts'
+import * as messages from './message-rows.ts'
+import { MailboxListener } from './notify.ts'
+import { prepareSchema } from './schema.ts'
+
+export interface PostgresStoreOptions {
+  /** postgres://user:password@host:port/database */
+  url: string
+  /** Connections in the pool, besides the one that listens for changes. */
+  poolSize?: number
+  /** Errors no caller waits for: a lost listening connection, a failed cleanup. */
+  onError?: (error: unknown) => void
+}
+
+/** Unreferenced blobs removed per transaction. */
+const GARBAGE_BATCH = 500
+
+/**
+ * The backend for several Postern nodes on one PostgreSQL database: metadata, search text and
+ * message bytes all in the database, so every node sees everything; UIDs and MODSEQs allocated
+ * under row locks taken in one global order; changes announced to every node with NOTIFY.
+ * @throws when the database cannot be reached or has a schema this code does not know.
+ */
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
+  const pool = createPool(options.url, options.poolSize)
+  const onError = options.onError ?? (() => {})
+  // An idle connection that dies (the server restarted) is dropped from the pool, not fatal.
+  pool.on('error', onError)
+  try {
+    await prepareSchema(pool)
+  } catch (error) {
+    await pool.end()
+    throw error
+  }
+  const store = new PostgresStore(pool, options.url, onError)
+  try {
+    await store.start()
+  } catch (error) {
+    await store.close()
+    throw error
+  }
+  return store
+}
+
+class PostgresStore implements Store {
+  readonly #pool: pg.Pool
+  readonly #blobs: BlobStore
+  readonly #feed: ChangeFeed
+  readonly #listener: MailboxListener
+  readonly #onError: (error: unknown) => void
+  #isClosed = false
+
+  constructor(pool: pg.Pool, url: string, onError: (error: unknown) => void) {
+    this.#pool = pool
+    this.#onError = onError
+    this.#blobs = createPostgresBlobStore(pool)
+    this.#feed = new ChangeFeed((id, modseq) => messages.changesSince(pool, id, modseq), onError)
+    this.#listener = new MailboxListener(url, {
+      onMailbox: (id) => this.#feed.notify(id),
+      onResync: () => this.#feed.notifyAll(),
+      onError,
+    })
+  }
+
+  async start(): Promise<void> {
+    await this.#listener.start()
+    await this.#collectGarbage()
+  }
+
+  async #collectGarbage(): Promise<void> {
+    try {
+      while (await messages.collectGarbage(this.#pool, GARBAGE_BATCH)) {
+        if (this.#isClosed) return
+      }
+    } catch (error) {
+      this.#onError(error)
+    }
+  }
+
+  addDomain(name: string) {
+    return directory.addDomain(this.#pool, name)
+  }
+  removeDomain(name: string) {
+    return directory.removeDomain(this.#pool, name)
+  }
+  listDomains() {
+    return directory.listDomains(this.#pool)
+  }
+  getDomain(name: string) {
+    return directory.getDomain(this.#pool, name)
+  }
+  addAccount(input: Parameters<Store['addAccount']>[0]) {
+    return directory.addAccount(this.#pool, input)
+  }
+  async removeAccount(address: string) {
+    const ids = await directory.removeAccount(this.#pool, address)
+    for (const id of ids) this.#feed.notify(id)
+    await this.#collectGarbage()
+  }
+  getAccount(address: string) {
+    return directory.getAccount(this.#pool, address)
+  }
+  getAccountById(id: number) {
+    return directory.getAccountById(this.#pool, id)
+  }
+  listAccounts(domain?: string) {
+    return directory.listAccounts(this.#pool, domain)
+  }
+  getCredentials(address: string) {
+    return directory.getCredentials(this.#pool, address)
+  }
+  setCredentials(address: string, credentials: Parameters<Store['setCredentials']>[1]) {
+    return directory.setCredentials(this.#pool, address, credentials)
+  }
+  setQuota(address: string, quota: Parameters<Store['setQuota']>[1]) {
+    return directory.setQuota(this.#pool, address, quota)
+  }
+  async getQuotaUsage(accountId: number) {
+    const row = await one<Record<string, number | null>>(
+      this.#pool,
+      'SELECT quota_storage, quota_messages, storage_used, messages_used FROM accounts WHERE id = $1',
+      [accountId],
+    )
+    if (!row) throw new NotFoundError(`Account ${accountId} does not exist`)
+    return {
+      storage: { used: Number(row.storage_used), limit: row.quota_storage ?? null },
+      messages: { used: Number(row.messages_used), limit: row.quota_messages ?? null },
+    }
+  }
+  addAlias(source: string, targets: readonly string[]) {
+    return directory.addAlias(this.#pool, source, targets)
+  }
+  removeAlias(source: string, targets?: readonly string[]) {
+    return directory.removeAlias(this.#pool, source, targets)
+  }
+  getAlias(source: string) {
+    return directory.getAlias(this.#pool, source)
+  }
+  listAliases(domain?: string) {
+    return directory.listAliases(this.#pool, domain)
+  }
+
+  listMailboxes(accountId: number) {
+    return mailboxes.listMailboxes(this.#pool, accountId)
+  }
+  getMailbox(accountId: number, name: string) {
+    return mailboxes.getMailbox(this.#pool, accountId, name)
+  }
+  async getMailboxById(id: number) {
+    const row = await one(
+      this.#pool,
+      `SELECT ${mailboxes.MAILBOX_COLUMNS} FROM mailboxes WHERE id = $1`,
+      [id],
+    )
+    return row ? mailboxes.toMailbox(row) : null
+  }
+  createMailbox(accountId: number, name: string, options?: Parameters<Store['createMailbox']>[2]) {
+    return mailboxes.createMailbox(this.#pool, accountId, name, options?.role ?? null)
+  }
+  async deleteMailbox(mailboxId: number) {
+    await mailboxes.deleteMailbox(this.#pool, mailboxId)
+    this.#feed.notify(mailboxId)
+    await this.#collectGarbage()
+  }
+  async renameMailbox(mailboxId: number, newName: string) {
+    const mailbox = await mailboxes.renameMailbox(this.#pool, mailboxId, newName, messages.moveAll)
+    this.#feed.notify(mailboxId)
+    return mailbox
+  }
+  setSubscribed(accountId: number, name: string, subscribed: boolean) {
+    return mailboxes.setSubscribed(this.#pool, accountId, name, subscribed)
+  }
+  listSubscriptions(accountId: number) {
+    return mailboxes.listSubscriptions(this.#pool, accountId)
+  }
+  async getMailboxStatus(mailboxId: number) {
+    return mailboxes.toStatus(await mailboxes.mailboxRow(this.#pool, mailboxId))
+  }
+  async openMailbox(mailboxId: number) {
+    const { status, messages: list } = await messages.openMailbox(this.#pool, mailboxId)
+    return { status: mailboxes.toStatus(status), messages: list }
+  }
+
+  async deliver(
+    message: Parameters<Store['deliver']>[0],
+    targets: Parameters<Store['deliver']>[1],
+  ): Promise<DeliveryResult[]> {
+    const unique = targets.filter(
+      (target, index) => targets.findIndex((t) => t.mailboxId === target.mailboxId) === index,
+    )
+    if (unique.length === 0) return []
+    const blobId = createHash('sha256').update(message.bytes).digest('hex')
+    let description: MessageDescription | null = null
+    const results = await messages.deliver(
+      this.#pool,
+      {
+        bytes: message.bytes,
+        blobId,
+        internalDate: (message.internalDate ?? new Date()).getTime(),
+      },
+      () => {
+        description ??= describeMessage(message.bytes)
+        return description
+      },
+      unique.map((target) => ({ mailboxId: target.mailboxId, flags: target.flags ?? [] })),
+    )
+    for (const result of results) this.#feed.notify(result.mailboxId)
+    if (results.some((result) => result.status !== 'stored')) await this.#collectGarbage()
+    return results
+  }
+  getMessages(mailboxId: number, uids: Parameters<Store['getMessages']>[1]) {
+    return messages.getMessages(this.#pool, mailboxId, uids)
+  }
+  async getMetadata(blobId: string): Promise<MessageMetadata> {
+    const row = await one<{ metadata: string }>(
+      this.#pool,
+      'SELECT metadata FROM blobs WHERE blob_id = $1',
+      [blobId],
+    )
+    if (!row) throw new NotFoundError(`Message ${blobId} does not exist`)
+    const parsed = JSON.parse(row.metadata) as MessageMetadata & { sentDate: string | null }
+    return { ...parsed, sentDate: parsed.sentDate === null ? null : new Date(parsed.sentDate) }
+  }
+  readMessage(blobId: string, start?: number, end?: number) {
+    return this.#blobs.read(blobId, start, end)
+  }
+  async storeFlags(
+    mailboxId: number,
+    uids: Parameters<Store['storeFlags']>[1],
+    action: Parameters<Store['storeFlags']>[2],
+    flags: readonly string[],
+    options?: { unchangedSince?: number },
+  ) {
+    const result = await messages.storeFlags(
+      this.#pool,
+      mailboxId,
+      uids,
+      action,
+      flags,
+      options?.unchangedSince,
+    )
+    if (result.changed.length > 0) this.#feed.notify(mailboxId)
+    return result
+  }
+  async expunge(mailboxId: number, uids?: Parameters<Store['expunge']>[1]) {
+    const expunged = await messages.expunge(this.#pool, mailboxId, uids)
+    if (expunged.length > 0) {
+      this.#feed.notify(mailboxId)
+      await this.#collectGarbage()
+    }
+    return expunged
+  }
+  async copyMessages(from: number, uids: Parameters<Store['copyMessages']>[1], to: number) {
+    const result = await messages.copyMessages(this.#pool, from, uids, to, false)
+    if (result.uids.length > 0) this.#feed.notify(to)
+    return result
+  }
+  async moveMessages(from: number, uids: Parameters<Store['moveMessages']>[1], to: number) {
+    const result = await messages.copyMessages(this.#pool, from, uids, to, true)
+    if (result.uids.length > 0) {
+      this.#feed.notify(from)
+      this.#feed.notify(to)
+    }
+    return result
+  }
+  changesSince(mailboxId: number, modseq: number) {
+    return messages.changesSince(this.#pool, mailboxId, modseq)
+  }
+  async searchText(
+    mailboxId: number,
+    queries: Parameters<Store['searchText']>[1],
+    uids?: Parameters<Store['searchText']>[2],
+  ) {
+    await mailboxes.mailboxRow(this.#pool, mailboxId)
+    return messages.searchText(this.#pool, mailboxId, queries, uids)
+  }
+  watchMailbox(
+    mailboxId: number,
+    since: { modseq: number; uidNext: number },
+    listener: (event: MailboxEvent) => void,
+  ) {
+    return this.#feed.watch(mailboxId, since, listener)
+  }
+  async close() {
+    if (this.#isClosed) return
+    this.#isClosed = true
+    this.#feed.close()
+    await this.#listener.close()
+    await this.#pool.end()
+  }
+}

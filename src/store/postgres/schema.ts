@@ -1,0 +1,174 @@
+import type pg from 'pg'
+
+/** The schema this code reads and writes; the same version number as the SQLite backend's. */
+export const SCHEMA_VERSION = 1
+
+/** Taken while the schema is created, so that nodes starting together do not race. */
+const SCHEMA_LOCK = 0x706f7374 // "post"
+
+// System flag bits (store/names.ts systemFlagBit): \Seen = 1, \Deleted = 8. The trigger keeps
+// every counter in the same transaction as the change, as the SQLite backend's triggers do.
+// Search text is stored folded to lower case (src/store textMatches compares folded text), so
+// LIKE is exact whatever the database's collation, and pg_trgm's GIN indexes serve it.
+const VERSION_1 = `
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+
+CREATE TABLE meta (key text PRIMARY KEY, value bigint NOT NULL);
+
+CREATE TABLE domains (name text PRIMARY KEY, created_at bigint NOT NULL);
+
+CREATE TABLE accounts (
+  id bigserial PRIMARY KEY,
+  address text NOT NULL UNIQUE,
+  domain text NOT NULL REFERENCES domains (name),
+  password_hash text NOT NULL,
+  scram_sha256 text NOT NULL,
+  quota_storage bigint,
+  quota_messages bigint,
+  storage_used bigint NOT NULL DEFAULT 0,
+  messages_used bigint NOT NULL DEFAULT 0,
+  created_at bigint NOT NULL
+);
+CREATE INDEX accounts_domain ON accounts (domain);
+
+CREATE TABLE aliases (
+  source text NOT NULL,
+  target text NOT NULL,
+  domain text NOT NULL REFERENCES domains (name),
+  position integer NOT NULL,
+  PRIMARY KEY (source, target)
+);
+CREATE INDEX aliases_domain ON aliases (domain);
+
+CREATE TABLE mailboxes (
+  id bigserial PRIMARY KEY,
+  account_id bigint NOT NULL REFERENCES accounts (id),
+  name text NOT NULL,
+  role text,
+  uid_validity bigint NOT NULL,
+  uid_next bigint NOT NULL DEFAULT 1,
+  highest_modseq bigint NOT NULL DEFAULT 1,
+  messages bigint NOT NULL DEFAULT 0,
+  unseen bigint NOT NULL DEFAULT 0,
+  deleted bigint NOT NULL DEFAULT 0,
+  size bigint NOT NULL DEFAULT 0,
+  UNIQUE (account_id, name),
+  UNIQUE (account_id, role)
+);
+
+CREATE TABLE subscriptions (
+  account_id bigint NOT NULL REFERENCES accounts (id),
+  name text NOT NULL,
+  PRIMARY KEY (account_id, name)
+);
+
+CREATE TABLE blobs (
+  id bigserial PRIMARY KEY,
+  blob_id text NOT NULL UNIQUE,
+  size bigint NOT NULL,
+  refcount bigint NOT NULL,
+  metadata text NOT NULL,
+  headers_folded text NOT NULL,
+  body_folded text NOT NULL
+);
+CREATE INDEX blobs_garbage ON blobs (id) WHERE refcount = 0;
+CREATE INDEX blobs_headers_trgm ON blobs USING gin (headers_folded gin_trgm_ops);
+CREATE INDEX blobs_body_trgm ON blobs USING gin (body_folded gin_trgm_ops);
+
+-- Message bytes, readable by every node. Stored uncompressed so that reading a range (IMAP
+-- partial fetches) does not decompress the whole value.
+CREATE TABLE blob_data (blob_id text PRIMARY KEY, bytes bytea NOT NULL);
+ALTER TABLE blob_data ALTER COLUMN bytes SET STORAGE EXTERNAL;
+
+CREATE TABLE messages (
+  mailbox_id bigint NOT NULL,
+  uid bigint NOT NULL,
+  blob bigint NOT NULL REFERENCES blobs (id),
+  flags integer NOT NULL,
+  keywords text,
+  internal_date bigint NOT NULL,
+  size bigint NOT NULL,
+  modseq bigint NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+);
+CREATE INDEX messages_modseq ON messages (mailbox_id, modseq);
+CREATE INDEX messages_blob ON messages (blob);
+
+CREATE TABLE expunged (
+  mailbox_id bigint NOT NULL,
+  uid bigint NOT NULL,
+  modseq bigint NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+);
+CREATE INDEX expunged_modseq ON expunged (mailbox_id, modseq);
+
+CREATE FUNCTION messages_counters() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    UPDATE mailboxes SET
+      messages = messages + 1,
+      unseen = unseen + (NEW.flags & 1 = 0)::int,
+      deleted = deleted + (NEW.flags & 8 <> 0)::int,
+      size = size + NEW.size
+    WHERE id = NEW.mailbox_id;
+    UPDATE accounts SET storage_used = storage_used + NEW.size, messages_used = messages_used + 1
+    WHERE id = (SELECT account_id FROM mailboxes WHERE id = NEW.mailbox_id);
+    UPDATE blobs SET refcount = refcount + 1 WHERE id = NEW.blob;
+    RETURN NEW;
+  ELSIF TG_OP = 'DELETE' THEN
+    UPDATE mailboxes SET
+      messages = messages - 1,
+      unseen = unseen - (OLD.flags & 1 = 0)::int,
+      deleted = deleted - (OLD.flags & 8 <> 0)::int,
+      size = size - OLD.size
+    WHERE id = OLD.mailbox_id;
+    UPDATE accounts SET storage_used = storage_used - OLD.size, messages_used = messages_used - 1
+    WHERE id = (SELECT account_id FROM mailboxes WHERE id = OLD.mailbox_id);
+    UPDATE blobs SET refcount = refcount - 1 WHERE id = OLD.blob;
+    RETURN OLD;
+  ELSE
+    UPDATE mailboxes SET
+      unseen = unseen + (NEW.flags & 1 = 0)::int - (OLD.flags & 1 = 0)::int,
+      deleted = deleted + (NEW.flags & 8 <> 0)::int - (OLD.flags & 8 <> 0)::int
+    WHERE id = NEW.mailbox_id;
+    RETURN NEW;
+  END IF;
+END $$;
+
+CREATE TRIGGER messages_counters AFTER INSERT OR DELETE OR UPDATE OF flags ON messages
+  FOR EACH ROW EXECUTE FUNCTION messages_counters();
+`
+
+/**
+ * Creates the schema in an empty database, or checks that an existing one is the version this
+ * code knows; a newer one is refused rather than read wrongly.
+ */
+export async function prepareSchema(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect()
+  try {
+    await client.query('BEGIN')
+    await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK])
+    const exists = await client.query("SELECT to_regclass('meta') IS NOT NULL AS found")
+    if (!exists.rows[0]?.found) {
+      await client.query(VERSION_1)
+      await client.query(
+        "INSERT INTO meta (key, value) VALUES ('schema_version', $1), ('last_uid_validity', 0)",
+        [SCHEMA_VERSION],
+      )
+    } else {
+      const row = await client.query("SELECT value FROM meta WHERE key = 'schema_version'")
+      const version = Number(row.rows[0]?.value)
+      if (version !== SCHEMA_VERSION) {
+        throw new Error(
+          `The database has schema version ${version}, and this Postern knows version ${SCHEMA_VERSION}`,
+        )
+      }
+    }
+    await client.query('COMMIT')
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {})
+    throw error
+  } finally {
+    client.release()
+  }
+}
