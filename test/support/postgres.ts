@@ -82,7 +82,18 @@ async function launch(): Promise<PostgresServer> {
     }
   }
   const data = path.join(dir, 'data')
-  run('initdb', ['-D', data, '-U', 'postern', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'])
+  run('initdb', [
+    '-D',
+    data,
+    '-U',
+    'postern',
+    '-A',
+    'trust',
+    '-E',
+    'UTF8',
+    '--locale=C',
+    '--no-sync',
+  ])
   const options = [
     `-p ${port}`,
     '-c listen_addresses=127.0.0.1',
@@ -92,7 +103,18 @@ async function launch(): Promise<PostgresServer> {
     '-c full_page_writes=off',
     '-c max_connections=200',
   ].join(' ')
-  run('pg_ctl', ['-D', data, '-l', path.join(dir, 'server.log'), '-w', '-t', '30', '-o', options, 'start'])
+  run('pg_ctl', [
+    '-D',
+    data,
+    '-l',
+    path.join(dir, 'server.log'),
+    '-w',
+    '-t',
+    '30',
+    '-o',
+    options,
+    'start',
+  ])
   process.once('exit', () => {
     spawnSync(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop'], owner)
     rmSync(dir, { recursive: true, force: true })
