@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
 import { type TestContext, test } from 'node:test'
 import { getFreePorts } from '../../test/support/free-port.ts'
 import { runPostern } from '../../test/support/postern-process.ts'
@@ -190,4 +191,34 @@ test('the admin commands work on a PostgreSQL store too; an unreachable one exit
     /cannot open the PostgreSQL store at postgres:\/\/postern:\*\*\*@127\.0\.0\.1/,
   )
   assert.doesNotMatch(errors.join(''), /secret/)
+})
+
+test('migrate status|up [--dry-run], and a schema newer than this Postern refused', async (t) => {
+  const { run, dataDir } = cli(t)
+  const fresh = await run(['migrate', 'status'])
+  assert.equal(fresh.code, 0)
+  assert.match(
+    fresh.out,
+    /^store: sqlite in .*\nschema version 0 \(this Postern knows 1\): 1 migration pending\n {2}1 {2}accounts/,
+  )
+  const dry = await run(['migrate', 'up', '--dry-run'])
+  assert.match(dry.out, /^would apply:\n {2}1 {2}/)
+  assert.match(
+    (await run(['migrate', 'status'])).out,
+    /schema version 0 /,
+    'a dry run changes nothing',
+  )
+  const up = await run(['migrate', 'up'])
+  assert.equal(up.code, 0)
+  assert.match(up.out, /schema version 1 \(this Postern knows 1\): up to date\n$/)
+  assert.match((await run(['migrate', 'up'])).out, /^nothing to apply: /)
+
+  const database = new DatabaseSync(path.join(dataDir, 'store.sqlite'))
+  database.exec("UPDATE meta SET value = 99 WHERE key = 'schema_version'")
+  database.close()
+  assert.match((await run(['migrate', 'status'])).out, /written by a newer Postern/)
+  assert.equal((await run(['migrate', 'up'])).code, 1)
+  const refused = await run(['domain', 'list'])
+  assert.equal(refused.code, 1)
+  assert.match(refused.err, /schema is version 99, newer than this Postern knows \(1\)/)
 })

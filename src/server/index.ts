@@ -12,7 +12,7 @@ import { POSTERN_VERSION } from './version.ts'
 
 export { LISTENERS, type ProtocolName } from './listeners.ts'
 export { createLogger } from './logger.ts'
-export { openStore } from './open-store.ts'
+export { describeStore, migrateStore, openStore, storeSchemaStatus } from './open-store.ts'
 export type { ProtocolContext, ProtocolFactory } from './protocols.ts'
 export { type SignalWatch, watchSignals } from './shutdown.ts'
 export { StartupError } from './startup-error.ts'

@@ -1,7 +1,11 @@
 import type { Config } from '../config/index.ts'
-import type { Store } from '../store/index.ts'
-import { openPostgresStore } from '../store/postgres/index.ts'
-import { openSqliteStore } from '../store/sqlite/index.ts'
+import type { SchemaStatus, Store } from '../store/index.ts'
+import {
+  migratePostgresStore,
+  openPostgresStore,
+  postgresSchemaStatus,
+} from '../store/postgres/index.ts'
+import { migrateSqliteStore, openSqliteStore, sqliteSchemaStatus } from '../store/sqlite/index.ts'
 import type { Logger } from '../util/index.ts'
 import { StartupError } from './startup-error.ts'
 
@@ -52,4 +56,28 @@ function redactUrl(url: string): string {
   } catch {
     return 'the configured url'
   }
+}
+
+/** Where the configured store is, for messages: the data dir, or the URL without password. */
+export function describeStore(config: Config): string {
+  return config.store.backend === 'postgres'
+    ? `postgres at ${redactUrl(config.store.url)}`
+    : `sqlite in ${config.dataDir}`
+}
+
+/** The configured store's schema version and pending migrations (`postern migrate status`). */
+export async function storeSchemaStatus(config: Config): Promise<SchemaStatus> {
+  return config.store.backend === 'postgres'
+    ? postgresSchemaStatus(config.store.url)
+    : sqliteSchemaStatus(config.dataDir)
+}
+
+/** Applies pending migrations to the configured store, or with dryRun only lists them. */
+export async function migrateStore(
+  config: Config,
+  options: { dryRun: boolean },
+): Promise<SchemaStatus> {
+  return config.store.backend === 'postgres'
+    ? migratePostgresStore(config.store.url, options)
+    : migrateSqliteStore(config.dataDir, options)
 }

@@ -14,6 +14,12 @@ export {
   parentNames,
   systemFlagBit,
 } from './names.ts'
+export {
+  type Migration,
+  pendingMigrations,
+  type SchemaStatus,
+  SchemaVersionError,
+} from './schema-version.ts'
 export { queryTrigrams, textMatches } from './text-match.ts'
 export * from './types.ts'
 export { normalizeRanges } from './uid-ranges.ts'

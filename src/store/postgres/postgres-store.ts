@@ -8,7 +8,9 @@ import {
   type MailboxEvent,
   type MessageDescription,
   type MessageMetadata,
+  type Migration,
   NotFoundError,
+  type SchemaStatus,
   type Store,
 } from '../index.ts'
 import { createPostgresBlobStore } from './blob-store.ts'
@@ -17,7 +19,7 @@ import * as directory from './directory-rows.ts'
 import * as mailboxes from './mailbox-rows.ts'
 import * as messages from './message-rows.ts'
 import { MailboxListener } from './notify.ts'
-import { prepareSchema } from './schema.ts'
+import { MIGRATIONS, migrate, prepareSchema, schemaStatus } from './schema.ts'
 
 export interface PostgresStoreOptions {
   /** postgres://user:password@host:port/database */
@@ -26,6 +28,35 @@ export interface PostgresStoreOptions {
   poolSize?: number
   /** Errors no caller waits for: a lost listening connection, a failed cleanup. */
   onError?: (error: unknown) => void
+  /** The schema history (default: this code's); tests pass a longer one to rehearse upgrades. */
+  migrations?: readonly Migration[]
+}
+
+/** The schema version of the database at `url` and what migratePostgresStore would apply. */
+export async function postgresSchemaStatus(
+  url: string,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<SchemaStatus> {
+  const pool = createPool(url, 1)
+  try {
+    return await schemaStatus(pool, migrations)
+  } finally {
+    await pool.end()
+  }
+}
+
+/** Applies pending migrations to the database at `url` (none with dryRun); returns the status. */
+export async function migratePostgresStore(
+  url: string,
+  options: { dryRun?: boolean; migrations?: readonly Migration[] } = {},
+): Promise<SchemaStatus> {
+  const migrations = options.migrations ?? MIGRATIONS
+  const pool = createPool(url, 1)
+  try {
+    return options.dryRun ? await schemaStatus(pool, migrations) : await migrate(pool, migrations)
+  } finally {
+    await pool.end()
+  }
 }
 
 /** Unreferenced blobs removed per transaction. */
@@ -43,7 +74,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   // An idle connection that dies (the server restarted) is dropped from the pool, not fatal.
   pool.on('error', onError)
   try {
-    await prepareSchema(pool)
+    await prepareSchema(pool, options.migrations)
   } catch (error) {
     await pool.end()
     throw error

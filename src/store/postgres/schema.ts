@@ -1,7 +1,10 @@
 import type pg from 'pg'
-
-/** The schema this code reads and writes; the same version number as the SQLite backend's. */
-export const SCHEMA_VERSION = 1
+import {
+  type Migration,
+  pendingMigrations,
+  type SchemaStatus,
+  SchemaVersionError,
+} from '../index.ts'
 
 /** Taken while the schema is created, so that nodes starting together do not race. */
 const SCHEMA_LOCK = 0x706f7374 // "post"
@@ -139,36 +142,89 @@ CREATE TRIGGER messages_counters AFTER INSERT OR DELETE OR UPDATE OF flags ON me
   FOR EACH ROW EXECUTE FUNCTION messages_counters();
 `
 
-/**
- * Creates the schema in an empty database, or checks that an existing one is the version this
- * code knows; a newer one is refused rather than read wrongly.
- */
-export async function prepareSchema(pool: pg.Pool): Promise<void> {
+/** The schema's history; version N's statements take a version N - 1 database to N. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'accounts, mailboxes, messages, message bytes, search text, change triggers',
+    sql: `${VERSION_1}
+INSERT INTO meta (key, value) VALUES ('schema_version', 0), ('last_uid_validity', 0);`,
+  },
+]
+
+async function currentVersion(client: pg.ClientBase): Promise<number> {
+  const exists = await client.query("SELECT to_regclass('meta') IS NOT NULL AS found")
+  if (!exists.rows[0]?.found) return 0
+  const row = await client.query("SELECT value FROM meta WHERE key = 'schema_version'")
+  return Number(row.rows[0]?.value ?? 0)
+}
+
+export async function schemaStatus(
+  pool: pg.Pool,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<SchemaStatus> {
   const client = await pool.connect()
   try {
-    await client.query('BEGIN')
-    await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK])
-    const exists = await client.query("SELECT to_regclass('meta') IS NOT NULL AS found")
-    if (!exists.rows[0]?.found) {
-      await client.query(VERSION_1)
-      await client.query(
-        "INSERT INTO meta (key, value) VALUES ('schema_version', $1), ('last_uid_validity', 0)",
-        [SCHEMA_VERSION],
-      )
-    } else {
-      const row = await client.query("SELECT value FROM meta WHERE key = 'schema_version'")
-      const version = Number(row.rows[0]?.value)
-      if (version !== SCHEMA_VERSION) {
-        throw new Error(
-          `The database has schema version ${version}, and this Postern knows version ${SCHEMA_VERSION}`,
-        )
-      }
+    const current = await currentVersion(client)
+    return {
+      current,
+      latest: migrations.length,
+      pending: pendingMigrations(migrations, current).map(({ version, description }) => ({
+        version,
+        description,
+      })),
     }
-    await client.query('COMMIT')
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {})
-    throw error
   } finally {
     client.release()
+  }
+}
+
+/**
+ * Applies the pending migrations, each in its own transaction with the version it reaches and
+ * under an advisory lock, so nodes starting or migrating together apply each step once.
+ */
+export async function migrate(
+  pool: pg.Pool,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<SchemaStatus> {
+  const client = await pool.connect()
+  try {
+    for (const migration of pendingMigrations(migrations, await currentVersion(client))) {
+      await client.query('BEGIN')
+      try {
+        await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK])
+        if ((await currentVersion(client)) < migration.version) {
+          await client.query(migration.sql)
+          await client.query("UPDATE meta SET value = $1 WHERE key = 'schema_version'", [
+            migration.version,
+          ])
+        }
+        await client.query('COMMIT')
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {})
+        throw error
+      }
+    }
+  } finally {
+    client.release()
+  }
+  return schemaStatus(pool, migrations)
+}
+
+/**
+ * At open: an empty database gets the whole schema; one at the version this code knows is used
+ * as it is; any other is refused with SchemaVersionError, which says what to run.
+ */
+export async function prepareSchema(
+  pool: pg.Pool,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<void> {
+  const status = await schemaStatus(pool, migrations)
+  if (status.current === 0) {
+    await migrate(pool, migrations)
+    return
+  }
+  if (status.current !== status.latest) {
+    throw new SchemaVersionError(status.current, status.latest)
   }
 }

@@ -1,7 +1,10 @@
+import {
+  type Migration,
+  pendingMigrations,
+  type SchemaStatus,
+  SchemaVersionError,
+} from '../index.ts'
 import type { Connection } from './connection.ts'
-
-/** The schema this code reads and writes. */
-export const SCHEMA_VERSION = 1
 
 // System flag bits (store/names.ts systemFlagBit): \Seen = 1, \Deleted = 8. The triggers keep
 // every counter in the same transaction as the change, so counts can never drift from rows.
@@ -128,28 +131,75 @@ CREATE TRIGGER messages_flags AFTER UPDATE OF flags ON messages BEGIN
 END;
 `
 
+/** The schema's history; version N's statements take a version N - 1 database to N. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'accounts, mailboxes, messages, search text, blob references',
+    sql: `${VERSION_1}
+INSERT INTO meta (key, value) VALUES ('schema_version', 0), ('last_uid_validity', 0);`,
+  },
+]
+
+/** The version recorded in the database; 0 when it is empty. */
+function currentVersion(connection: Connection): number {
+  const hasMeta = connection.get(
+    "SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+  )
+  if (!hasMeta) return 0
+  return Number(
+    connection.get<{ value: number }>("SELECT value FROM meta WHERE key = 'schema_version'")
+      ?.value ?? 0,
+  )
+}
+
+export function schemaStatus(
+  connection: Connection,
+  migrations: readonly Migration[] = MIGRATIONS,
+): SchemaStatus {
+  const current = currentVersion(connection)
+  return {
+    current,
+    latest: migrations.length,
+    pending: pendingMigrations(migrations, current).map(({ version, description }) => ({
+      version,
+      description,
+    })),
+  }
+}
+
 /**
- * Creates the schema in an empty database, or checks that an existing one is the version this
- * code knows. A newer schema is refused rather than read wrongly.
+ * Applies the pending migrations, each in its own transaction with the version it reaches, so
+ * a crash leaves the database at one version or the next, never between.
  */
-export function prepareSchema(connection: Connection): void {
-  connection.write(() => {
-    const hasMeta = connection.get(
-      "SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
-    )
-    if (!hasMeta) {
-      connection.db.exec(VERSION_1)
-      connection.run("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", SCHEMA_VERSION)
-      connection.run("INSERT INTO meta (key, value) VALUES ('last_uid_validity', 0)")
-      return
-    }
-    const version = connection.get<{ value: number }>(
-      "SELECT value FROM meta WHERE key = 'schema_version'",
-    )?.value
-    if (version !== SCHEMA_VERSION) {
-      throw new Error(
-        `The database has schema version ${version}, and this Postern knows version ${SCHEMA_VERSION}`,
-      )
-    }
-  })
+export function migrate(
+  connection: Connection,
+  migrations: readonly Migration[] = MIGRATIONS,
+): SchemaStatus {
+  for (const migration of pendingMigrations(migrations, currentVersion(connection))) {
+    connection.write(() => {
+      // Another process may have migrated meanwhile; the write lock makes this check exact.
+      if (currentVersion(connection) >= migration.version) return
+      connection.db.exec(migration.sql)
+      connection.run("UPDATE meta SET value = ? WHERE key = 'schema_version'", migration.version)
+    })
+  }
+  return schemaStatus(connection, migrations)
+}
+
+/**
+ * At open: an empty database gets the whole schema (the embedded default needs no set-up); one
+ * at the version this code knows is used as it is; any other is refused with
+ * SchemaVersionError, which says what to run.
+ */
+export function prepareSchema(
+  connection: Connection,
+  migrations: readonly Migration[] = MIGRATIONS,
+): void {
+  const current = currentVersion(connection)
+  if (current === 0) {
+    migrate(connection, migrations)
+    return
+  }
+  if (current !== migrations.length) throw new SchemaVersionError(current, migrations.length)
 }

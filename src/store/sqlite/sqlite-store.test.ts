@@ -5,8 +5,14 @@ import { test } from 'node:test'
 import { setTimeout } from 'node:timers/promises'
 import { makeTempDir } from '../../../test/support/temp-dir.ts'
 import { describeStoreContract } from '../contract/index.ts'
-import type { Store } from '../index.ts'
-import { openFileBlobStore, openSqliteStore } from './index.ts'
+import { type Migration, SchemaVersionError, type Store } from '../index.ts'
+import {
+  migrateSqliteStore,
+  openFileBlobStore,
+  openSqliteStore,
+  SQLITE_MIGRATIONS,
+  sqliteSchemaStatus,
+} from './index.ts'
 
 describeStoreContract('sqlite', (t) => {
   const dataDir = makeTempDir(t)
@@ -55,4 +61,40 @@ test('blob files no row refers to (a crash before the commit) are swept, others 
   assert.deepEqual(removed, [orphan.id])
   assert.equal(await blobs.has(orphan.id), false)
   assert.equal(await blobs.has(keptId), true)
+})
+
+test('schema upgrades: refused at open until migrated, applied once, data kept', async (t) => {
+  const dataDir = makeTempDir(t)
+  const first = await openSqliteStore({ dataDir })
+  await first.addDomain('example.test')
+  await first.close()
+  // A later Postern that knows one more step.
+  const next: Migration[] = [
+    ...SQLITE_MIGRATIONS,
+    { version: 2, description: 'a probe table', sql: 'CREATE TABLE probe (x INTEGER);' },
+  ]
+  await assert.rejects(openSqliteStore({ dataDir, migrations: next }), (error: unknown) => {
+    assert.ok(error instanceof SchemaVersionError)
+    assert.match(
+      error.message,
+      /version 1 and this Postern needs version 2: run "postern migrate up"/,
+    )
+    return true
+  })
+  assert.deepEqual(sqliteSchemaStatus(dataDir, next), {
+    current: 1,
+    latest: 2,
+    pending: [{ version: 2, description: 'a probe table' }],
+  })
+  assert.equal(migrateSqliteStore(dataDir, { migrations: next, dryRun: true }).current, 1)
+  assert.equal(migrateSqliteStore(dataDir, { migrations: next }).current, 2)
+  assert.equal(migrateSqliteStore(dataDir, { migrations: next }).current, 2, 'applied once')
+  const upgraded = await openSqliteStore({ dataDir, migrations: next })
+  assert.deepEqual(
+    (await upgraded.listDomains()).map((d) => d.name),
+    ['example.test'],
+  )
+  await upgraded.close()
+  // The older Postern now refuses the newer schema instead of misreading it.
+  await assert.rejects(openSqliteStore({ dataDir }), /newer than this Postern knows/)
 })

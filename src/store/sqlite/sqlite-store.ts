@@ -11,7 +11,9 @@ import {
   type MailboxEvent,
   type MessageDescription,
   type MessageMetadata,
+  type Migration,
   NotFoundError,
+  type SchemaStatus,
   type Store,
 } from '../index.ts'
 import { Connection } from './connection.ts'
@@ -19,7 +21,7 @@ import * as directory from './directory-rows.ts'
 import { fileBlobPath, openFileBlobStore } from './file-blob-store.ts'
 import * as mailboxes from './mailbox-rows.ts'
 import * as messages from './message-rows.ts'
-import { prepareSchema } from './schema.ts'
+import { MIGRATIONS, migrate, prepareSchema, schemaStatus } from './schema.ts'
 import { searchText } from './search.ts'
 
 export interface SqliteStoreOptions {
@@ -36,6 +38,11 @@ export interface SqliteStoreOptions {
    * short-lived openers such as the administration commands).
    */
   orphanAgeMs?: number | null
+  /**
+   * The schema history (default: this code's). Tests pass a longer one to rehearse an upgrade
+   * on a database written by the current version.
+   */
+  migrations?: readonly Migration[]
   /** Told of each orphaned blob file removed (for the log). */
   onOrphanRemoved?: (blobId: string) => void
 }
@@ -61,12 +68,41 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   const blobs = await openFileBlobStore(blobRoot)
   const c = new Connection(path.join(options.dataDir, 'store.sqlite'))
   try {
-    prepareSchema(c)
+    prepareSchema(c, options.migrations)
   } catch (error) {
     c.close()
     throw error
   }
   return new SqliteStore(c, blobs, blobRoot, options)
+}
+
+/** The schema version of the store in `dataDir` and what `migrateSqliteStore` would apply. */
+export function sqliteSchemaStatus(
+  dataDir: string,
+  migrations: readonly Migration[] = MIGRATIONS,
+): SchemaStatus {
+  return withConnection(dataDir, (c) => schemaStatus(c, migrations))
+}
+
+/** Applies pending migrations to the store in `dataDir` (none with dryRun); returns the status. */
+export function migrateSqliteStore(
+  dataDir: string,
+  options: { dryRun?: boolean; migrations?: readonly Migration[] } = {},
+): SchemaStatus {
+  const migrations = options.migrations ?? MIGRATIONS
+  return withConnection(dataDir, (c) =>
+    options.dryRun ? schemaStatus(c, migrations) : migrate(c, migrations),
+  )
+}
+
+function withConnection<T>(dataDir: string, work: (c: Connection) => T): T {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  const c = new Connection(path.join(dataDir, 'store.sqlite'))
+  try {
+    return work(c)
+  } finally {
+    c.close()
+  }
 }
 
 class SqliteStore implements Store {
