@@ -14,6 +14,8 @@ export interface PostgresServer {
   readonly port: number
   /** A connection URL for one database of this server. */
   url(database: string): string
+  /** Stops the server (every connection is cut) and starts it again on the same port. */
+  restart(): void
 }
 
 let shared: Promise<PostgresServer> | null = null
@@ -103,18 +105,8 @@ async function launch(): Promise<PostgresServer> {
     '-c full_page_writes=off',
     '-c max_connections=200',
   ].join(' ')
-  run('pg_ctl', [
-    '-D',
-    data,
-    '-l',
-    path.join(dir, 'server.log'),
-    '-w',
-    '-t',
-    '30',
-    '-o',
-    options,
-    'start',
-  ])
+  const log = path.join(dir, 'server.log')
+  run('pg_ctl', ['-D', data, '-l', log, '-w', '-t', '30', '-o', options, 'start'])
   process.once('exit', () => {
     spawnSync(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop'], owner)
     rmSync(dir, { recursive: true, force: true })
@@ -122,5 +114,21 @@ async function launch(): Promise<PostgresServer> {
   return {
     port,
     url: (database) => `postgres://postern@127.0.0.1:${port}/${database}`,
+    // -l as at start: a server writing to pg_ctl's stdout would keep the pipe (and us) waiting.
+    restart: () =>
+      run('pg_ctl', [
+        '-D',
+        data,
+        '-l',
+        log,
+        '-m',
+        'fast',
+        '-w',
+        '-t',
+        '30',
+        '-o',
+        options,
+        'restart',
+      ]),
   }
 }

@@ -43,17 +43,29 @@ export async function transaction<T>(
 ): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     const client = await pool.connect()
+    let isBroken = false
     try {
-      await client.query('BEGIN')
+      try {
+        await client.query('BEGIN')
+      } catch (error) {
+        // A pooled connection the server has cut (a restart, a failover) fails here, before
+        // anything was sent: safe to run again on a fresh connection.
+        isBroken = true
+        if (attempt >= ATTEMPTS) throw error
+        continue
+      }
       const result = await work(client)
       await client.query('COMMIT')
       return result
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => {})
+      await client.query('ROLLBACK').catch(() => {
+        isBroken = true
+      })
       const code = (error as { code?: string }).code
       if (code === undefined || !RETRYABLE.has(code) || attempt >= ATTEMPTS) throw error
     } finally {
-      client.release()
+      // A broken connection is closed rather than handed to the next caller.
+      client.release(isBroken)
     }
   }
 }
