@@ -21,6 +21,7 @@ export function migrateCommands(program: Command, io: CliIo, done: (code: number
           io.out(describeStatus(status))
           for (const step of status.pending) io.out(`  ${step.version}  ${step.description}`)
           if (status.pending.length > 0) io.out('run "postern migrate up" to apply them')
+          return 0
         }),
       )
     })
@@ -64,7 +65,7 @@ function describeStatus(status: SchemaStatus): string {
 async function withConfig(
   options: { config?: string },
   io: CliIo,
-  work: (config: ReturnType<typeof loadConfig>) => Promise<number | undefined | void>,
+  work: (config: ReturnType<typeof loadConfig>) => Promise<number>,
 ): Promise<number> {
   let config: ReturnType<typeof loadConfig>
   try {
@@ -77,7 +78,7 @@ async function withConfig(
     throw error
   }
   try {
-    return (await work(config)) ?? 0
+    return await work(config)
   } catch (error) {
     io.error(
       `postern: cannot reach the store (${describeStore(config)}): ${(error as Error).message}`,
