@@ -6,6 +6,7 @@ import type { BenchResult } from './result.ts'
 const BENCHMARKS: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = {
   mime: () => import('./mime/mime.bench.ts'),
   store: () => import('./store/store.bench.ts'),
+  'store-pg': () => import('./store/store-pg.bench.ts'),
 }
 
 const wanted = process.argv.slice(2)

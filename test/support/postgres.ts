@@ -27,8 +27,25 @@ let shared: Promise<PostgresServer> | null = null
  * root). Durability settings are off: these tests kill Postern, never the database.
  */
 export function startPostgres(): Promise<PostgresServer> {
-  shared ??= launch()
+  shared ??= launch({ isDurable: false })
   return shared
+}
+
+/**
+ * A server of its own for a benchmark: with `isDurable`, PostgreSQL's default durability
+ * (fsync, synchronous commit), so that its figures mean what production would see.
+ */
+export function startPostgresServer(options: { isDurable: boolean }): Promise<PostgresServer> {
+  return launch(options)
+}
+
+/** Creates a database on the server and returns its URL. */
+export async function createDatabase(server: PostgresServer, name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: server.url('postgres') })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE ${name}`)
+  await admin.end()
+  return server.url(name)
 }
 
 /** A fresh database on the shared server, dropped when the test ends; returns its URL. */
@@ -63,7 +80,7 @@ function binaries(): string {
   return path.join(POSTGRES_LIB, newest, 'bin')
 }
 
-async function launch(): Promise<PostgresServer> {
+async function launch(settings: { isDurable: boolean }): Promise<PostgresServer> {
   const bin = binaries()
   const [port = 0] = await getFreePorts(1)
   const dir = mkdtempSync(path.join(tmpdir(), 'postern-pg-'))
@@ -100,9 +117,9 @@ async function launch(): Promise<PostgresServer> {
     `-p ${port}`,
     '-c listen_addresses=127.0.0.1',
     `-k ${dir}`,
-    '-c fsync=off',
-    '-c synchronous_commit=off',
-    '-c full_page_writes=off',
+    ...(settings.isDurable
+      ? []
+      : ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off']),
     '-c max_connections=200',
   ].join(' ')
   const log = path.join(dir, 'server.log')
