@@ -14,6 +14,7 @@ export {
   parentNames,
   systemFlagBit,
 } from './names.ts'
+export * as shape from './row-shape.ts'
 export {
   type Migration,
   pendingMigrations,

@@ -5,40 +5,15 @@ import {
   type Alias,
   ConflictError,
   type Domain,
-  MAILBOX_ROLES,
   MAX_ALIAS_TARGETS,
-  type MailboxRole,
   NotFoundError,
   type QuotaLimits,
+  shape,
 } from '../index.ts'
-import { all, isUniqueViolation, one, type Row, transaction } from './database.ts'
+import { all, isUniqueViolation, one, transaction } from './database.ts'
 import { insertMailbox } from './mailbox-rows.ts'
 
 // Domains, accounts and aliases, as the SQLite backend keeps them (names compared exactly).
-
-const DEFAULT_MAILBOXES: ReadonlyArray<[string, MailboxRole]> = MAILBOX_ROLES.map((role) => [
-  role === 'inbox' ? 'INBOX' : role[0]?.toUpperCase() + role.slice(1),
-  role,
-])
-
-const ACCOUNT_COLUMNS = 'id, address, domain, quota_storage, quota_messages, created_at'
-
-function toDomain(row: Row): Domain {
-  return { name: String(row.name), createdAt: new Date(Number(row.created_at)) }
-}
-
-function toAccount(row: Row): Account {
-  return {
-    id: Number(row.id),
-    address: String(row.address),
-    domain: String(row.domain),
-    quota: {
-      storage: row.quota_storage === null ? null : Number(row.quota_storage),
-      messages: row.quota_messages === null ? null : Number(row.quota_messages),
-    },
-    createdAt: new Date(Number(row.created_at)),
-  }
-}
 
 export async function addDomain(pool: pg.Pool, name: string): Promise<Domain> {
   const createdAt = Date.now()
@@ -68,13 +43,13 @@ export async function removeDomain(pool: pg.Pool, name: string): Promise<void> {
 
 export async function listDomains(pool: pg.Pool): Promise<Domain[]> {
   return (await all(pool, 'SELECT name, created_at FROM domains ORDER BY name COLLATE "C"')).map(
-    toDomain,
+    shape.toDomain,
   )
 }
 
 export async function getDomain(pool: pg.Pool, name: string): Promise<Domain | null> {
   const row = await one(pool, 'SELECT name, created_at FROM domains WHERE name = $1', [name])
-  return row ? toDomain(row) : null
+  return row ? shape.toDomain(row) : null
 }
 
 export async function addAccount(
@@ -102,7 +77,7 @@ export async function addAccount(
         client,
         `INSERT INTO accounts (address, domain, password_hash, scram_sha256, quota_storage,
           quota_messages, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
-         RETURNING ${ACCOUNT_COLUMNS}`,
+         RETURNING ${shape.ACCOUNT_COLUMNS}`,
         [
           input.address,
           input.domain,
@@ -114,8 +89,8 @@ export async function addAccount(
         ],
       )
       if (!row) throw new Error('INSERT returned no row')
-      const account = toAccount(row)
-      for (const [name, role] of DEFAULT_MAILBOXES) {
+      const account = shape.toAccount(row)
+      for (const [name, role] of shape.DEFAULT_MAILBOXES) {
         await insertMailbox(client, account.id, name, role)
         await client.query('INSERT INTO subscriptions (account_id, name) VALUES ($1, $2)', [
           account.id,
@@ -156,27 +131,30 @@ export async function removeAccount(pool: pg.Pool, address: string): Promise<num
 }
 
 export async function getAccount(pool: pg.Pool, address: string): Promise<Account | null> {
-  const row = await one(pool, `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE address = $1`, [
+  const row = await one(pool, `SELECT ${shape.ACCOUNT_COLUMNS} FROM accounts WHERE address = $1`, [
     address,
   ])
-  return row ? toAccount(row) : null
+  return row ? shape.toAccount(row) : null
 }
 
 export async function getAccountById(pool: pg.Pool, id: number): Promise<Account | null> {
-  const row = await one(pool, `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1`, [id])
-  return row ? toAccount(row) : null
+  const row = await one(pool, `SELECT ${shape.ACCOUNT_COLUMNS} FROM accounts WHERE id = $1`, [id])
+  return row ? shape.toAccount(row) : null
 }
 
 export async function listAccounts(pool: pg.Pool, domain?: string): Promise<Account[]> {
   const rows =
     domain === undefined
-      ? await all(pool, `SELECT ${ACCOUNT_COLUMNS} FROM accounts ORDER BY address COLLATE "C"`)
+      ? await all(
+          pool,
+          `SELECT ${shape.ACCOUNT_COLUMNS} FROM accounts ORDER BY address COLLATE "C"`,
+        )
       : await all(
           pool,
-          `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE domain = $1 ORDER BY address COLLATE "C"`,
+          `SELECT ${shape.ACCOUNT_COLUMNS} FROM accounts WHERE domain = $1 ORDER BY address COLLATE "C"`,
           [domain],
         )
-  return rows.map(toAccount)
+  return rows.map(shape.toAccount)
 }
 
 export async function getCredentials(

@@ -7,36 +7,11 @@ import {
   MAX_SUBSCRIPTIONS_PER_ACCOUNT,
   type Mailbox,
   type MailboxRole,
-  type MailboxStatus,
   NotFoundError,
   parentNames,
+  shape,
 } from '../index.ts'
 import { all, type Client, isUniqueViolation, one, type Row, transaction } from './database.ts'
-
-export const MAILBOX_COLUMNS = `id, account_id, name, role, uid_validity, uid_next,
-  highest_modseq, messages, unseen, deleted, size`
-
-export function toMailbox(row: Row): Mailbox {
-  return {
-    id: Number(row.id),
-    accountId: Number(row.account_id),
-    name: String(row.name),
-    role: row.role === null ? null : (String(row.role) as MailboxRole),
-    uidValidity: Number(row.uid_validity),
-  }
-}
-
-export function toStatus(row: Row): MailboxStatus {
-  return {
-    ...toMailbox(row),
-    uidNext: Number(row.uid_next),
-    highestModseq: Number(row.highest_modseq),
-    messages: Number(row.messages),
-    unseen: Number(row.unseen),
-    deleted: Number(row.deleted),
-    size: Number(row.size),
-  }
-}
 
 // Prefix tests with length(), which counts characters, as left() does.
 const CHILDREN = 'account_id = $1 AND left(name, length($2)) = $2'
@@ -69,7 +44,7 @@ export async function insertMailbox(
 export async function mailboxRow(client: Client | pg.Pool, id: number, lock = false): Promise<Row> {
   const row = await one(
     client,
-    `SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE id = $1${lock ? ' FOR UPDATE' : ''}`,
+    `SELECT ${shape.MAILBOX_COLUMNS} FROM mailboxes WHERE id = $1${lock ? ' FOR UPDATE' : ''}`,
     [id],
   )
   if (!row) throw new NotFoundError(`Mailbox ${id} does not exist`)
@@ -118,10 +93,10 @@ export async function listMailboxes(pool: pg.Pool, accountId: number): Promise<M
   return (
     await all(
       pool,
-      `SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = $1 ORDER BY name COLLATE "C"`,
+      `SELECT ${shape.MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = $1 ORDER BY name COLLATE "C"`,
       [accountId],
     )
-  ).map(toMailbox)
+  ).map(shape.toMailbox)
 }
 
 export async function getMailbox(
@@ -137,10 +112,10 @@ export async function getMailbox(
   }
   const row = await one(
     pool,
-    `SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = $1 AND name = $2`,
+    `SELECT ${shape.MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = $1 AND name = $2`,
     [accountId, canonical],
   )
-  return row ? toMailbox(row) : null
+  return row ? shape.toMailbox(row) : null
 }
 
 export async function createMailbox(
@@ -167,7 +142,7 @@ export async function createMailbox(
       }
       await checkMailboxCount(client, accountId, parentNames(canonical).length + 1)
       await createParents(client, accountId, canonical)
-      return toMailbox(
+      return shape.toMailbox(
         await mailboxRow(client, await insertMailbox(client, accountId, canonical, role)),
       )
     })
@@ -179,7 +154,7 @@ export async function createMailbox(
 
 export async function deleteMailbox(pool: pg.Pool, id: number): Promise<void> {
   await transaction(pool, async (client) => {
-    const mailbox = toMailbox(await mailboxRow(client, id))
+    const mailbox = shape.toMailbox(await mailboxRow(client, id))
     await lockAccount(client, mailbox.accountId)
     await mailboxRow(client, id, true)
     if (mailbox.name === 'INBOX') throw new ConflictError('INBOX cannot be deleted')
@@ -208,7 +183,7 @@ export async function renameMailbox(
 ): Promise<Mailbox> {
   const canonical = checkMailboxName(newName)
   return transaction(pool, async (client) => {
-    const mailbox = toMailbox(await mailboxRow(client, id))
+    const mailbox = shape.toMailbox(await mailboxRow(client, id))
     const { accountId } = mailbox
     await lockAccount(client, accountId)
     if ((await mailboxIdByName(client, accountId, canonical)) !== undefined) {
@@ -219,7 +194,7 @@ export async function renameMailbox(
       await createParents(client, accountId, canonical)
       const created = await insertMailbox(client, accountId, canonical, null)
       await moveInbox(client, id, created)
-      return toMailbox(await mailboxRow(client, created))
+      return shape.toMailbox(await mailboxRow(client, created))
     }
     const oldPrefix = mailbox.name + MAILBOX_SEPARATOR
     if (canonical.startsWith(oldPrefix)) {
@@ -245,7 +220,7 @@ export async function renameMailbox(
       await client.query('UPDATE mailboxes SET name = $1 WHERE id = $2', [child.name, child.id])
     }
     await client.query('UPDATE mailboxes SET name = $1 WHERE id = $2', [canonical, id])
-    return toMailbox(await mailboxRow(client, id))
+    return shape.toMailbox(await mailboxRow(client, id))
   })
 }
 

@@ -8,12 +8,12 @@ import {
   type MailboxChanges,
   type MessageDescription,
   type MessageRecord,
-  type MessageSummary,
   NotFoundError,
   normalizeRanges,
   QuotaExceededError,
   queryTrigrams,
   type StoreFlagsResult,
+  shape,
   systemFlagBit,
   type TextQuery,
   textMatches,
@@ -23,22 +23,6 @@ import { all, type Client, one, type Row, transaction } from './database.ts'
 import { mailboxRow } from './mailbox-rows.ts'
 
 const DELETED = systemFlagBit('\\Deleted')
-
-function parseKeywords(value: unknown): string[] {
-  return typeof value === 'string' ? (JSON.parse(value) as string[]) : []
-}
-
-function formatKeywords(keywords: readonly string[]): string | null {
-  return keywords.length === 0 ? null : JSON.stringify(keywords)
-}
-
-export function toSummary(row: Row): MessageSummary {
-  return {
-    uid: Number(row.uid),
-    modseq: Number(row.modseq),
-    flags: flagList(Number(row.flags), parseKeywords(row.keywords)),
-  }
-}
 
 /** `ranges` as two arrays for `uid BETWEEN` over unnest($2, $3). */
 function rangeArrays(ranges: UidRanges): [number[], number[]] {
@@ -180,7 +164,7 @@ export async function deliver(
           row.uid,
           blob?.id,
           target.mask,
-          formatKeywords(target.keywords),
+          shape.formatKeywords(target.keywords),
           message.internalDate,
           message.bytes.length,
           row.modseq,
@@ -219,7 +203,7 @@ export async function getMessages(
     [mailboxId, lows, highs],
   )
   return rows.map((row) => ({
-    ...toSummary(row),
+    ...shape.toSummary(row),
     blobId: String(row.blob_id),
     size: Number(row.size),
     internalDate: new Date(Number(row.internal_date)),
@@ -253,7 +237,7 @@ export async function storeFlags(
         continue
       }
       const next = applyFlags(
-        { mask: Number(row.flags), keywords: parseKeywords(row.keywords) },
+        { mask: Number(row.flags), keywords: shape.parseKeywords(row.keywords) },
         action,
         given,
       )
@@ -264,7 +248,7 @@ export async function storeFlags(
     for (const { uid, mask, keywords } of updates) {
       await client.query(
         'UPDATE messages SET flags = $1, keywords = $2, modseq = $3 WHERE mailbox_id = $4 AND uid = $5',
-        [mask, formatKeywords(keywords), modseq, mailboxId, uid],
+        [mask, shape.formatKeywords(keywords), modseq, mailboxId, uid],
       )
       result.changed.push({ uid, modseq, flags: flagList(mask, keywords) })
     }
@@ -402,7 +386,7 @@ export async function changesSince(
         'SELECT uid, flags, keywords, modseq FROM messages WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid',
         [mailboxId, modseq],
       )
-    ).map(toSummary)
+    ).map(shape.toSummary)
     const expunged = (
       await all<{ uid: number; modseq: number }>(
         client,
@@ -426,7 +410,7 @@ export async function openMailbox(pool: pg.Pool, mailboxId: number) {
     const messages = (result.rows as unknown[][]).map((row) => ({
       uid: Number(row[0]),
       modseq: Number(row[1]),
-      flags: flagList(Number(row[2]), row[3] === null ? [] : parseKeywords(row[3])),
+      flags: flagList(Number(row[2]), row[3] === null ? [] : shape.parseKeywords(row[3])),
     }))
     return { status, messages }
   })

@@ -12,6 +12,7 @@ import {
   NotFoundError,
   type SchemaStatus,
   type Store,
+  shape,
 } from '../index.ts'
 import { createPostgresBlobStore } from './blob-store.ts'
 import { createPool, one } from './database.ts'
@@ -196,10 +197,10 @@ class PostgresStore implements Store {
   async getMailboxById(id: number) {
     const row = await one(
       this.#pool,
-      `SELECT ${mailboxes.MAILBOX_COLUMNS} FROM mailboxes WHERE id = $1`,
+      `SELECT ${shape.MAILBOX_COLUMNS} FROM mailboxes WHERE id = $1`,
       [id],
     )
-    return row ? mailboxes.toMailbox(row) : null
+    return row ? shape.toMailbox(row) : null
   }
   createMailbox(accountId: number, name: string, options?: Parameters<Store['createMailbox']>[2]) {
     return mailboxes.createMailbox(this.#pool, accountId, name, options?.role ?? null)
@@ -221,11 +222,11 @@ class PostgresStore implements Store {
     return mailboxes.listSubscriptions(this.#pool, accountId)
   }
   async getMailboxStatus(mailboxId: number) {
-    return mailboxes.toStatus(await mailboxes.mailboxRow(this.#pool, mailboxId))
+    return shape.toStatus(await mailboxes.mailboxRow(this.#pool, mailboxId))
   }
   async openMailbox(mailboxId: number) {
     const { status, messages: list } = await messages.openMailbox(this.#pool, mailboxId)
-    return { status: mailboxes.toStatus(status), messages: list }
+    return { status: shape.toStatus(status), messages: list }
   }
 
   async deliver(
@@ -265,8 +266,7 @@ class PostgresStore implements Store {
       [blobId],
     )
     if (!row) throw new NotFoundError(`Message ${blobId} does not exist`)
-    const parsed = JSON.parse(row.metadata) as MessageMetadata & { sentDate: string | null }
-    return { ...parsed, sentDate: parsed.sentDate === null ? null : new Date(parsed.sentDate) }
+    return shape.parseMetadata(row.metadata)
   }
   readMessage(blobId: string, start?: number, end?: number) {
     return this.#blobs.read(blobId, start, end)

@@ -4,42 +4,16 @@ import {
   type Alias,
   ConflictError,
   type Domain,
-  MAILBOX_ROLES,
   MAX_ALIAS_TARGETS,
-  type MailboxRole,
   NotFoundError,
   type QuotaLimits,
+  shape,
 } from '../index.ts'
-import type { Connection, Row } from './connection.ts'
+import type { Connection } from './connection.ts'
 import { insertMailbox } from './mailbox-rows.ts'
 
 // Domains, accounts and aliases: the directory's data. Names arrive in canonical form from
 // src/directory; here they are only compared exactly.
-
-/** The mailboxes every new account gets, with their RFC 6154 roles, subscribed. */
-const DEFAULT_MAILBOXES: ReadonlyArray<[string, MailboxRole]> = MAILBOX_ROLES.map((role) => [
-  role === 'inbox' ? 'INBOX' : role[0]?.toUpperCase() + role.slice(1),
-  role,
-])
-
-const ACCOUNT_COLUMNS = 'id, address, domain, quota_storage, quota_messages, created_at'
-
-function toDomain(row: Row): Domain {
-  return { name: String(row.name), createdAt: new Date(Number(row.created_at)) }
-}
-
-function toAccount(row: Row): Account {
-  return {
-    id: Number(row.id),
-    address: String(row.address),
-    domain: String(row.domain),
-    quota: {
-      storage: row.quota_storage === null ? null : Number(row.quota_storage),
-      messages: row.quota_messages === null ? null : Number(row.quota_messages),
-    },
-    createdAt: new Date(Number(row.created_at)),
-  }
-}
 
 export function addDomain(c: Connection, name: string): Domain {
   return c.write(() => {
@@ -68,12 +42,12 @@ export function removeDomain(c: Connection, name: string): void {
 }
 
 export function listDomains(c: Connection): Domain[] {
-  return c.all('SELECT name, created_at FROM domains ORDER BY name').map(toDomain)
+  return c.all('SELECT name, created_at FROM domains ORDER BY name').map(shape.toDomain)
 }
 
 export function getDomain(c: Connection, name: string): Domain | null {
   const row = c.get('SELECT name, created_at FROM domains WHERE name = ?', name)
-  return row ? toDomain(row) : null
+  return row ? shape.toDomain(row) : null
 }
 
 export function addAccount(
@@ -106,11 +80,13 @@ export function addAccount(
       input.quota?.messages ?? null,
       Date.now(),
     )
-    for (const [name, role] of DEFAULT_MAILBOXES) {
+    for (const [name, role] of shape.DEFAULT_MAILBOXES) {
       insertMailbox(c, lastId, name, role)
       c.run('INSERT INTO subscriptions (account_id, name) VALUES (?, ?)', lastId, name)
     }
-    return toAccount(c.get(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ?`, lastId) ?? {})
+    return shape.toAccount(
+      c.get(`SELECT ${shape.ACCOUNT_COLUMNS} FROM accounts WHERE id = ?`, lastId) ?? {},
+    )
   })
 }
 
@@ -134,21 +110,24 @@ export function removeAccount(c: Connection, address: string): number[] {
 }
 
 export function getAccount(c: Connection, address: string): Account | null {
-  const row = c.get(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE address = ?`, address)
-  return row ? toAccount(row) : null
+  const row = c.get(`SELECT ${shape.ACCOUNT_COLUMNS} FROM accounts WHERE address = ?`, address)
+  return row ? shape.toAccount(row) : null
 }
 
 export function getAccountById(c: Connection, id: number): Account | null {
-  const row = c.get(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ?`, id)
-  return row ? toAccount(row) : null
+  const row = c.get(`SELECT ${shape.ACCOUNT_COLUMNS} FROM accounts WHERE id = ?`, id)
+  return row ? shape.toAccount(row) : null
 }
 
 export function listAccounts(c: Connection, domain?: string): Account[] {
   const rows =
     domain === undefined
-      ? c.all(`SELECT ${ACCOUNT_COLUMNS} FROM accounts ORDER BY address`)
-      : c.all(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE domain = ? ORDER BY address`, domain)
-  return rows.map(toAccount)
+      ? c.all(`SELECT ${shape.ACCOUNT_COLUMNS} FROM accounts ORDER BY address`)
+      : c.all(
+          `SELECT ${shape.ACCOUNT_COLUMNS} FROM accounts WHERE domain = ? ORDER BY address`,
+          domain,
+        )
+  return rows.map(shape.toAccount)
 }
 
 export function getCredentials(c: Connection, address: string): AccountCredentials | null {

@@ -6,36 +6,11 @@ import {
   MAX_SUBSCRIPTIONS_PER_ACCOUNT,
   type Mailbox,
   type MailboxRole,
-  type MailboxStatus,
   NotFoundError,
   parentNames,
+  shape,
 } from '../index.ts'
 import type { Connection, Row } from './connection.ts'
-
-export const MAILBOX_COLUMNS = `id, account_id, name, role, uid_validity, uid_next,
-  highest_modseq, messages, unseen, deleted, size`
-
-export function toMailbox(row: Row): Mailbox {
-  return {
-    id: Number(row.id),
-    accountId: Number(row.account_id),
-    name: String(row.name),
-    role: row.role === null ? null : (String(row.role) as MailboxRole),
-    uidValidity: Number(row.uid_validity),
-  }
-}
-
-export function toStatus(row: Row): MailboxStatus {
-  return {
-    ...toMailbox(row),
-    uidNext: Number(row.uid_next),
-    highestModseq: Number(row.highest_modseq),
-    messages: Number(row.messages),
-    unseen: Number(row.unseen),
-    deleted: Number(row.deleted),
-    size: Number(row.size),
-  }
-}
 
 /**
  * A UIDVALIDITY no mailbox of this database has had: the current time in seconds, or one more
@@ -66,7 +41,7 @@ export function insertMailbox(
 }
 
 export function mailboxRow(c: Connection, id: number): Row {
-  const row = c.get(`SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE id = ?`, id)
+  const row = c.get(`SELECT ${shape.MAILBOX_COLUMNS} FROM mailboxes WHERE id = ?`, id)
   if (!row) throw new NotFoundError(`Mailbox ${id} does not exist`)
   return row
 }
@@ -113,8 +88,11 @@ function checkMailboxCount(c: Connection, accountId: number, adding: number): vo
 
 export function listMailboxes(c: Connection, accountId: number): Mailbox[] {
   return c
-    .all(`SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = ? ORDER BY name`, accountId)
-    .map(toMailbox)
+    .all(
+      `SELECT ${shape.MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = ? ORDER BY name`,
+      accountId,
+    )
+    .map(shape.toMailbox)
 }
 
 export function getMailbox(c: Connection, accountId: number, name: string): Mailbox | null {
@@ -125,11 +103,11 @@ export function getMailbox(c: Connection, accountId: number, name: string): Mail
     return null
   }
   const row = c.get(
-    `SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = ? AND name = ?`,
+    `SELECT ${shape.MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = ? AND name = ?`,
     accountId,
     canonical,
   )
-  return row ? toMailbox(row) : null
+  return row ? shape.toMailbox(row) : null
 }
 
 export function createMailbox(
@@ -154,13 +132,13 @@ export function createMailbox(
     }
     checkMailboxCount(c, accountId, parentNames(canonical).length + 1)
     createParents(c, accountId, canonical)
-    return toMailbox(mailboxRow(c, insertMailbox(c, accountId, canonical, role)))
+    return shape.toMailbox(mailboxRow(c, insertMailbox(c, accountId, canonical, role)))
   })
 }
 
 export function deleteMailbox(c: Connection, id: number): void {
   c.write(() => {
-    const mailbox = toMailbox(mailboxRow(c, id))
+    const mailbox = shape.toMailbox(mailboxRow(c, id))
     if (mailbox.name === 'INBOX') throw new ConflictError('INBOX cannot be deleted')
     if (hasChildren(c, mailbox.accountId, mailbox.name)) {
       throw new ConflictError(`Mailbox ${mailbox.name} has children; delete them first`)
@@ -184,7 +162,7 @@ export function renameMailbox(
 ): Mailbox {
   const canonical = checkMailboxName(newName)
   return c.write(() => {
-    const mailbox = toMailbox(mailboxRow(c, id))
+    const mailbox = shape.toMailbox(mailboxRow(c, id))
     const { accountId } = mailbox
     if (mailboxIdByName(c, accountId, canonical) !== undefined) {
       throw new ConflictError(`Mailbox ${canonical} already exists`)
@@ -194,7 +172,7 @@ export function renameMailbox(
       createParents(c, accountId, canonical)
       const created = insertMailbox(c, accountId, canonical, null)
       moveInbox(id, created)
-      return toMailbox(mailboxRow(c, created))
+      return shape.toMailbox(mailboxRow(c, created))
     }
     const oldPrefix = mailbox.name + MAILBOX_SEPARATOR
     if (canonical.startsWith(oldPrefix)) {
@@ -221,7 +199,7 @@ export function renameMailbox(
       c.run('UPDATE mailboxes SET name = ? WHERE id = ?', child.name, child.id)
     }
     c.run('UPDATE mailboxes SET name = ? WHERE id = ?', canonical, id)
-    return toMailbox(mailboxRow(c, id))
+    return shape.toMailbox(mailboxRow(c, id))
   })
 }
 

@@ -7,11 +7,11 @@ import {
   type MailboxChanges,
   type MessageDescription,
   type MessageRecord,
-  type MessageSummary,
   NotFoundError,
   normalizeRanges,
   QuotaExceededError,
   type StoreFlagsResult,
+  shape,
   systemFlagBit,
   type UidRanges,
 } from '../index.ts'
@@ -19,32 +19,6 @@ import type { Connection, Row } from './connection.ts'
 import { mailboxRow } from './mailbox-rows.ts'
 
 const DELETED = systemFlagBit('\\Deleted')
-
-function parseKeywords(value: unknown): string[] {
-  return typeof value === 'string' ? (JSON.parse(value) as string[]) : []
-}
-
-function formatKeywords(keywords: readonly string[]): string | null {
-  return keywords.length === 0 ? null : JSON.stringify(keywords)
-}
-
-export function toSummary(row: Row): MessageSummary {
-  return {
-    uid: Number(row.uid),
-    modseq: Number(row.modseq),
-    flags: flagList(Number(row.flags), parseKeywords(row.keywords)),
-  }
-}
-
-/** A row of (uid, modseq, flags, keywords) read as an array. */
-export function arrayToSummary(row: readonly unknown[]): MessageSummary {
-  const keywords = row[3]
-  return {
-    uid: Number(row[0]),
-    modseq: Number(row[1]),
-    flags: flagList(Number(row[2]), keywords === null ? [] : parseKeywords(keywords)),
-  }
-}
 
 /** Rows of `sql` (which ends in `uid BETWEEN ? AND ?`) for each range, in UID order. */
 function rowsInRanges(c: Connection, sql: string, mailboxId: number, ranges: UidRanges): Row[] {
@@ -105,7 +79,7 @@ export function fileMessage(
       uid,
       blobRow,
       target.mask,
-      formatKeywords(target.keywords),
+      shape.formatKeywords(target.keywords),
       internalDate,
       size,
       modseq,
@@ -172,7 +146,7 @@ export function getMessages(c: Connection, mailboxId: number, ranges: UidRanges)
       mailboxId,
       ranges,
     ).map((row) => ({
-      ...toSummary(row),
+      ...shape.toSummary(row),
       blobId: String(row.blob_id),
       size: Number(row.size),
       internalDate: new Date(Number(row.internal_date)),
@@ -201,7 +175,7 @@ export function storeFlags(
     const updates: Array<{ uid: number; mask: number; keywords: string[] }> = []
     for (const row of rows) {
       const oldMask = Number(row.flags)
-      const oldKeywords = parseKeywords(row.keywords)
+      const oldKeywords = shape.parseKeywords(row.keywords)
       // RFC 7162 §3.1.3: a message changed since UNCHANGEDSINCE is left alone and reported,
       // even when the STORE would not change it (so UNCHANGEDSINCE 0 always fails).
       if (unchangedSince !== undefined && Number(row.modseq) > unchangedSince) {
@@ -219,7 +193,7 @@ export function storeFlags(
       c.run(
         'UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?',
         mask,
-        formatKeywords(keywords),
+        shape.formatKeywords(keywords),
         modseq,
         mailboxId,
         uid,
@@ -333,7 +307,7 @@ export function changesSince(c: Connection, mailboxId: number, modseq: number): 
         mailboxId,
         modseq,
       )
-      .map(toSummary)
+      .map(shape.toSummary)
     const expunged = c
       .all<{ uid: number; modseq: number }>(
         'SELECT uid, modseq FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid',

@@ -15,6 +15,7 @@ import {
   NotFoundError,
   type SchemaStatus,
   type Store,
+  shape,
 } from '../index.ts'
 import { Connection } from './connection.ts'
 import * as directory from './directory-rows.ts'
@@ -275,8 +276,8 @@ class SqliteStore implements Store {
     return mailboxes.getMailbox(this.#c, accountId, name)
   }
   async getMailboxById(id: number) {
-    const row = this.#c.get(`SELECT ${mailboxes.MAILBOX_COLUMNS} FROM mailboxes WHERE id = ?`, id)
-    return row ? mailboxes.toMailbox(row) : null
+    const row = this.#c.get(`SELECT ${shape.MAILBOX_COLUMNS} FROM mailboxes WHERE id = ?`, id)
+    return row ? shape.toMailbox(row) : null
   }
   async createMailbox(
     accountId: number,
@@ -306,11 +307,11 @@ class SqliteStore implements Store {
     return mailboxes.listSubscriptions(this.#c, accountId)
   }
   async getMailboxStatus(mailboxId: number) {
-    return mailboxes.toStatus(mailboxes.mailboxRow(this.#c, mailboxId))
+    return shape.toStatus(mailboxes.mailboxRow(this.#c, mailboxId))
   }
   async openMailbox(mailboxId: number) {
     return this.#c.read(() => ({
-      status: mailboxes.toStatus(mailboxes.mailboxRow(this.#c, mailboxId)),
+      status: shape.toStatus(mailboxes.mailboxRow(this.#c, mailboxId)),
       // Arrays, not objects: node:sqlite builds row objects about three times slower, and this
       // is the query that opening a 100,000-message mailbox waits for.
       messages: this.#c
@@ -318,7 +319,7 @@ class SqliteStore implements Store {
           'SELECT uid, modseq, flags, keywords FROM messages WHERE mailbox_id = ? ORDER BY uid',
           mailboxId,
         )
-        .map(messages.arrayToSummary),
+        .map(shape.arrayToSummary),
     }))
   }
 
@@ -376,8 +377,7 @@ class SqliteStore implements Store {
       blobId,
     )
     if (!row) throw new NotFoundError(`Message ${blobId} does not exist`)
-    const parsed = JSON.parse(row.metadata) as MessageMetadata & { sentDate: string | null }
-    return { ...parsed, sentDate: parsed.sentDate === null ? null : new Date(parsed.sentDate) }
+    return shape.parseMetadata(row.metadata)
   }
   readMessage(blobId: string, start?: number, end?: number) {
     return this.#blobs.read(blobId, start, end)

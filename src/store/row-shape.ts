@@ -1,0 +1,99 @@
+import { flagList } from './names.ts'
+import {
+  type Account,
+  type Domain,
+  MAILBOX_ROLES,
+  type Mailbox,
+  type MailboxRole,
+  type MailboxStatus,
+  type MessageMetadata,
+  type MessageSummary,
+} from './types.ts'
+
+// What the backends share of their row shapes: both schemas name their columns alike, so the
+// mapping from a row to the Store interface's objects is written once.
+
+export type Row = Record<string, unknown>
+
+/** The mailboxes every new account gets, with their RFC 6154 roles, subscribed. */
+export const DEFAULT_MAILBOXES: ReadonlyArray<[string, MailboxRole]> = MAILBOX_ROLES.map((role) => [
+  role === 'inbox' ? 'INBOX' : role[0]?.toUpperCase() + role.slice(1),
+  role,
+])
+
+export const ACCOUNT_COLUMNS = 'id, address, domain, quota_storage, quota_messages, created_at'
+
+export const MAILBOX_COLUMNS = `id, account_id, name, role, uid_validity, uid_next,
+  highest_modseq, messages, unseen, deleted, size`
+
+export function toDomain(row: Row): Domain {
+  return { name: String(row.name), createdAt: new Date(Number(row.created_at)) }
+}
+
+export function toAccount(row: Row): Account {
+  return {
+    id: Number(row.id),
+    address: String(row.address),
+    domain: String(row.domain),
+    quota: {
+      storage: row.quota_storage === null ? null : Number(row.quota_storage),
+      messages: row.quota_messages === null ? null : Number(row.quota_messages),
+    },
+    createdAt: new Date(Number(row.created_at)),
+  }
+}
+
+export function toMailbox(row: Row): Mailbox {
+  return {
+    id: Number(row.id),
+    accountId: Number(row.account_id),
+    name: String(row.name),
+    role: row.role === null ? null : (String(row.role) as MailboxRole),
+    uidValidity: Number(row.uid_validity),
+  }
+}
+
+export function toStatus(row: Row): MailboxStatus {
+  return {
+    ...toMailbox(row),
+    uidNext: Number(row.uid_next),
+    highestModseq: Number(row.highest_modseq),
+    messages: Number(row.messages),
+    unseen: Number(row.unseen),
+    deleted: Number(row.deleted),
+    size: Number(row.size),
+  }
+}
+
+/** Keywords are stored as a JSON array, or NULL when there are none (most messages). */
+export function parseKeywords(value: unknown): string[] {
+  return typeof value === 'string' ? (JSON.parse(value) as string[]) : []
+}
+
+export function formatKeywords(keywords: readonly string[]): string | null {
+  return keywords.length === 0 ? null : JSON.stringify(keywords)
+}
+
+export function toSummary(row: Row): MessageSummary {
+  return {
+    uid: Number(row.uid),
+    modseq: Number(row.modseq),
+    flags: flagList(Number(row.flags), parseKeywords(row.keywords)),
+  }
+}
+
+/** A row of (uid, modseq, flags, keywords) read as an array, the fastest way to read many. */
+export function arrayToSummary(row: readonly unknown[]): MessageSummary {
+  const keywords = row[3]
+  return {
+    uid: Number(row[0]),
+    modseq: Number(row[1]),
+    flags: flagList(Number(row[2]), keywords === null ? [] : parseKeywords(keywords)),
+  }
+}
+
+/** Stored metadata (JSON) back to objects: the sent date was written as an ISO string. */
+export function parseMetadata(json: string): MessageMetadata {
+  const parsed = JSON.parse(json) as MessageMetadata & { sentDate: string | null }
+  return { ...parsed, sentDate: parsed.sentDate === null ? null : new Date(parsed.sentDate) }
+}
