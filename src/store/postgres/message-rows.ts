@@ -30,8 +30,11 @@ function rangeArrays(ranges: UidRanges): [number[], number[]] {
   return [normalized.map(([low]) => low), normalized.map(([, high]) => high)]
 }
 
-const IN_RANGES =
-  'EXISTS (SELECT 1 FROM unnest($2::bigint[], $3::bigint[]) AS r (low, high) WHERE uid BETWEEN r.low AND r.high)'
+/** `column` lies in one of the ranges passed as $2 (lows) and $3 (highs): see rangeArrays. */
+function inRanges(column: string): string {
+  return `EXISTS (SELECT 1 FROM unnest($2::bigint[], $3::bigint[]) AS r (low, high)
+    WHERE ${column} BETWEEN r.low AND r.high)`
+}
 
 /**
  * Locks, in one global order (accounts by id, then mailboxes by id), every row a change to these
@@ -198,7 +201,7 @@ export async function getMessages(
     pool,
     `SELECT m.uid, m.flags, m.keywords, m.modseq, m.internal_date, m.size, b.blob_id
      FROM messages m JOIN blobs b ON b.id = m.blob
-     WHERE m.mailbox_id = $1 AND ${IN_RANGES.replaceAll('uid BETWEEN', 'm.uid BETWEEN')}
+     WHERE m.mailbox_id = $1 AND ${inRanges('m.uid')}
      ORDER BY m.uid`,
     [mailboxId, lows, highs],
   )
@@ -224,7 +227,7 @@ export async function storeFlags(
     await lockMailboxes(client, [mailboxId])
     const rows = await all(
       client,
-      `SELECT uid, flags, keywords, modseq FROM messages WHERE mailbox_id = $1 AND ${IN_RANGES}
+      `SELECT uid, flags, keywords, modseq FROM messages WHERE mailbox_id = $1 AND ${inRanges('uid')}
        ORDER BY uid`,
       [mailboxId, lows, highs],
     )
@@ -288,7 +291,7 @@ export async function expunge(
     const uids = (
       await all<{ uid: number }>(
         client,
-        `SELECT uid FROM messages WHERE mailbox_id = $1 AND flags & ${DELETED} <> 0 AND ${IN_RANGES}
+        `SELECT uid FROM messages WHERE mailbox_id = $1 AND flags & ${DELETED} <> 0 AND ${inRanges('uid')}
          ORDER BY uid`,
         [mailboxId, lows, highs],
       )
@@ -313,7 +316,7 @@ export async function copyMessages(
     if (!source || !target) throw new NotFoundError('Mailbox does not exist')
     const rows = await all(
       client,
-      `SELECT uid, size FROM messages WHERE mailbox_id = $1 AND ${IN_RANGES} ORDER BY uid`,
+      `SELECT uid, size FROM messages WHERE mailbox_id = $1 AND ${inRanges('uid')} ORDER BY uid`,
       [from, lows, highs],
     )
     const uidValidity = Number(target.uid_validity)
@@ -449,7 +452,7 @@ export async function searchText(
   const rows = await all<{ uid: number; headers_folded: string; body_folded: string }>(
     pool,
     `SELECT m.uid, b.headers_folded, b.body_folded FROM messages m JOIN blobs b ON b.id = m.blob
-     WHERE m.mailbox_id = $1 AND ${IN_RANGES.replaceAll('uid BETWEEN', 'm.uid BETWEEN')}
+     WHERE m.mailbox_id = $1 AND ${inRanges('m.uid')}
      ${conditions.map((condition) => `AND ${condition}`).join(' ')}
      ORDER BY m.uid`,
     params,

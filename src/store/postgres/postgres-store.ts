@@ -238,7 +238,11 @@ class PostgresStore implements Store {
     )
     if (unique.length === 0) return []
     const blobId = createHash('sha256').update(message.bytes).digest('hex')
-    let description: MessageDescription | null = null
+    // Parse before the transaction takes its row locks. Only if a collector removes the known
+    // bytes in between does the parse happen inside it.
+    const isKnown =
+      (await one(this.#pool, 'SELECT 1 FROM blobs WHERE blob_id = $1', [blobId])) !== undefined
+    let description: MessageDescription | null = isKnown ? null : describeMessage(message.bytes)
     const results = await messages.deliver(
       this.#pool,
       {

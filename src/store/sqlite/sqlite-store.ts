@@ -292,12 +292,11 @@ class SqliteStore implements Store {
     this.#collectGarbage()
   }
   async renameMailbox(mailboxId: number, newName: string) {
-    let moved: number | null = null
-    const mailbox = mailboxes.renameMailbox(this.#c, mailboxId, newName, (from, to) => {
-      messages.moveAll(this.#c, from, to)
-      moved = to
-    })
-    if (moved !== null) this.#feed.notify(mailboxId)
+    const mailbox = mailboxes.renameMailbox(this.#c, mailboxId, newName, (from, to) =>
+      messages.moveAll(this.#c, from, to),
+    )
+    // Renaming INBOX expunges its messages; after any other rename the watchers find no change.
+    this.#feed.notify(mailboxId)
     return mailbox
   }
   async setSubscribed(accountId: number, name: string, subscribed: boolean) {
