@@ -4,6 +4,7 @@ import { describe, type TestContext } from 'node:test'
 import type { Store } from '../index.ts'
 import { directoryContract } from './directory.ts'
 import { feedContract } from './feed.ts'
+import { limitContract } from './limits.ts'
 import { mailboxContract } from './mailboxes.ts'
 import { messageContract } from './messages.ts'
 
@@ -19,5 +20,6 @@ export function describeStoreContract(name: string, backend: OpenStore): void {
     describe('mailboxes', () => mailboxContract(backend))
     describe('messages', () => messageContract(backend))
     describe('change feed', () => feedContract(backend))
+    describe('limits', () => limitContract(backend))
   })
 }

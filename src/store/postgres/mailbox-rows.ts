@@ -240,6 +240,15 @@ export async function setSubscribed(
   }
   await transaction(pool, async (client) => {
     await lockAccount(client, accountId)
+    // Subscribing again is a no-op, also at the limit.
+    if (
+      await one(client, 'SELECT 1 FROM subscriptions WHERE account_id = $1 AND name = $2', [
+        accountId,
+        canonical,
+      ])
+    ) {
+      return
+    }
     const row = await one<{ n: number }>(
       client,
       'SELECT count(*)::bigint AS n FROM subscriptions WHERE account_id = $1',

@@ -215,6 +215,12 @@ export function setSubscribed(
       if (!c.get('SELECT 1 FROM accounts WHERE id = ?', accountId)) {
         throw new NotFoundError(`Account ${accountId} does not exist`)
       }
+      // Subscribing again is a no-op, also at the limit.
+      if (
+        c.get('SELECT 1 FROM subscriptions WHERE account_id = ? AND name = ?', accountId, canonical)
+      ) {
+        return
+      }
       const count = c.get<{ n: number }>(
         'SELECT count(*) AS n FROM subscriptions WHERE account_id = ?',
         accountId,
