@@ -1,15 +1,18 @@
 // Runs the benchmarks: `npm run bench` runs them all and prints a table; `npm run bench -- NAME`
 // runs one. Each compares Postern with a real peer on the same work in the same run and ends
-// with `NAME: postern X UNIT, PEER Y UNIT, ratio R`, R > 1 meaning Postern is ahead.
+// with `NAME: postern X UNIT, PEER Y UNIT, ratio R` (one such line per result; a benchmark may
+// have several), R > 1 meaning Postern is ahead. Arguments starting with `--` are options for
+// the benchmarks themselves (such as `--quick`), read from process.argv.
 import type { BenchResult } from './result.ts'
 
-const BENCHMARKS: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = {
+const BENCHMARKS: Record<string, () => Promise<{ run(): Promise<BenchResult | BenchResult[]> }>> = {
   mime: () => import('./mime/mime.bench.ts'),
   store: () => import('./store/store.bench.ts'),
   'store-pg': () => import('./store/store-pg.bench.ts'),
+  smtp: () => import('./smtp/smtp.bench.ts'),
 }
 
-const wanted = process.argv.slice(2)
+const wanted = process.argv.slice(2).filter((arg) => !arg.startsWith('--'))
 for (const name of wanted) {
   if (!(name in BENCHMARKS)) {
     process.stderr.write(
@@ -22,9 +25,10 @@ const results: BenchResult[] = []
 for (const name of wanted.length > 0 ? wanted : Object.keys(BENCHMARKS)) {
   const load = BENCHMARKS[name]
   if (!load) continue
-  const result = await (await load()).run()
-  results.push(result)
-  process.stdout.write(`${formatLine(result)}\n`)
+  for (const result of [await (await load()).run()].flat()) {
+    results.push(result)
+    process.stdout.write(`${formatLine(result)}\n`)
+  }
 }
 if (results.length > 1) {
   process.stdout.write('\n| benchmark | postern | peer | ratio |\n|---|---|---|---|\n')

@@ -36,3 +36,19 @@ export const DEFAULT_MAX_CONNECTIONS_PER_IP = 50
 export const DEFAULT_MAX_CONNECTIONS = 4000
 /** How long a shutdown waits for sessions to finish before it cuts them. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 3000
+
+/**
+ * SMTP policy defaults. 25 MiB messages (what the large providers accept); 100 recipients, the
+ * minimum RFC 5321 §4.5.3.1.8 asks a server to take; 20 error replies before a session is cut
+ * (Postfix's smtpd_hard_error_limit); 10,000 commands per session, far above a busy relay's
+ * reuse of one connection but finite; and the five minutes RFC 5321 §4.5.3.2.7 gives a client
+ * between commands.
+ */
+export const DEFAULT_SMTP = {
+  maxMessageSize: 25 * 1024 * 1024,
+  maxRecipients: 100,
+  maxErrors: 20,
+  maxCommands: 10_000,
+  timeoutMs: 300_000,
+  vrfy: false,
+} as const

@@ -59,10 +59,37 @@ test('loadConfig without a path returns the embedded default', (t) => {
     tls: null,
     store: { backend: 'sqlite' },
     directory: { subaddressSeparator: '+' },
+    smtp: {
+      maxMessageSize: 26_214_400,
+      maxRecipients: 100,
+      maxErrors: 20,
+      maxCommands: 10_000,
+      timeoutMs: 300_000,
+      vrfy: false,
+    },
     dns: { servers: [] },
     log: { level: 'info', format: 'auto' },
     limits: { maxConnections: 4000, maxConnectionsPerIp: 50 },
   } satisfies Config)
+})
+
+test('[smtp] keys set the SMTP policy, and bad values name their key', (t) => {
+  const file = writeConfig(
+    t,
+    '[smtp]\nmax_message_size = 1048576\nmax_recipients = 5\nmax_errors = 3\nmax_commands = 50\ntimeout_ms = 2000\nvrfy = true\n',
+  )
+  assert.deepEqual(loadConfig({ path: file }).smtp, {
+    maxMessageSize: 1_048_576,
+    maxRecipients: 5,
+    maxErrors: 3,
+    maxCommands: 50,
+    timeoutMs: 2000,
+    vrfy: true,
+  })
+  assert.equal(fileError(t, '[smtp]\nmax_message_size = 100\n').key, 'smtp.max_message_size')
+  assert.equal(fileError(t, '[smtp]\nmax_recipients = 0\n').key, 'smtp.max_recipients')
+  assert.equal(fileError(t, '[smtp]\nvrfy = "yes"\n').key, 'smtp.vrfy')
+  assert.equal(fileError(t, '[smtp]\nrelay = true\n').key, 'smtp.relay')
 })
 
 test('loadConfig without options puts the data dir in the process working directory', () => {
@@ -141,6 +168,14 @@ max_connections_per_ip = 7
     tls: { certPath: path.join(dir, 'cert.pem'), keyPath: path.join(dir, 'key.pem') },
     store: { backend: 'sqlite' },
     directory: { subaddressSeparator: '-' },
+    smtp: {
+      maxMessageSize: 26_214_400,
+      maxRecipients: 100,
+      maxErrors: 20,
+      maxCommands: 10_000,
+      timeoutMs: 300_000,
+      vrfy: false,
+    },
     dns: {
       servers: [
         { host: '127.0.0.1', port: 10053 },

@@ -94,6 +94,14 @@ function resolveConfig(file: ConfigFile, configPath: string | null, baseDir: str
         ? { backend: 'postgres', url: file.store.url ?? '' }
         : { backend: 'sqlite' },
     directory: { subaddressSeparator: file.directory.subaddress_separator || null },
+    smtp: {
+      maxMessageSize: file.smtp.max_message_size,
+      maxRecipients: file.smtp.max_recipients,
+      maxErrors: file.smtp.max_errors,
+      maxCommands: file.smtp.max_commands,
+      timeoutMs: file.smtp.timeout_ms,
+      vrfy: file.smtp.vrfy,
+    },
     dns: { servers: file.dns.servers },
     log: { level: file.log.level, format: file.log.format },
     limits: {

@@ -6,6 +6,7 @@ import {
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_CONNECTIONS_PER_IP,
   DEFAULT_SHUTDOWN_GRACE_MS,
+  DEFAULT_SMTP,
   type ListenerName,
 } from './defaults.ts'
 
@@ -92,6 +93,28 @@ export const configFileSchema = z.strictObject({
         .default('+'),
     })
     .default(() => ({ subaddress_separator: '+' })),
+  smtp: z
+    .strictObject({
+      // RFC 1870 SIZE; also bounds BDAT. At least 64 KiB, which RFC 5321 §4.5.3.1.7 requires.
+      max_message_size: z
+        .int()
+        .min(65_536)
+        .max(1024 * 1024 * 1024)
+        .default(DEFAULT_SMTP.maxMessageSize),
+      max_recipients: z.int().min(1).max(1000).default(DEFAULT_SMTP.maxRecipients),
+      max_errors: z.int().min(1).max(1000).default(DEFAULT_SMTP.maxErrors),
+      max_commands: z.int().min(10).max(10_000_000).default(DEFAULT_SMTP.maxCommands),
+      timeout_ms: z.int().min(1000).max(3_600_000).default(DEFAULT_SMTP.timeoutMs),
+      vrfy: z.boolean().default(DEFAULT_SMTP.vrfy),
+    })
+    .default(() => ({
+      max_message_size: DEFAULT_SMTP.maxMessageSize,
+      max_recipients: DEFAULT_SMTP.maxRecipients,
+      max_errors: DEFAULT_SMTP.maxErrors,
+      max_commands: DEFAULT_SMTP.maxCommands,
+      timeout_ms: DEFAULT_SMTP.timeoutMs,
+      vrfy: DEFAULT_SMTP.vrfy,
+    })),
   dns: z
     .strictObject({ servers: z.array(hostPort(53)).default(() => []) })
     .default(() => ({ servers: [] })),
@@ -130,7 +153,23 @@ export interface Config {
   store: { backend: 'sqlite' } | { backend: 'postgres'; url: string }
   /** The subaddress separator, or null when subaddressing is off. */
   directory: { subaddressSeparator: string | null }
+  smtp: SmtpConfig
   dns: { servers: HostPort[] }
   log: { level: LogLevel; format: 'auto' | 'json' | 'pretty' }
   limits: { maxConnections: number; maxConnectionsPerIp: number }
+}
+
+export interface SmtpConfig {
+  /** Octets a message may have (SIZE, DATA and BDAT). */
+  maxMessageSize: number
+  /** Recipients one message may have; past it RCPT gets 452 4.5.3 (RFC 5321 §4.5.3.1.10). */
+  maxRecipients: number
+  /** Error replies a session may earn before it is closed with 421. */
+  maxErrors: number
+  /** Commands one session may send before it is closed with 421. */
+  maxCommands: number
+  /** How long the server waits for a command or for more message data. */
+  timeoutMs: number
+  /** Whether VRFY says if an address exists; off, it answers 252 (RFC 5321 §3.5.3). */
+  vrfy: boolean
 }

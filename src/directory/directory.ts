@@ -60,6 +60,12 @@ export interface Directory {
 
   /** What RCPT TO and local delivery ask. Never throws for a bad address: see Resolution. */
   resolve(recipient: string): Promise<Resolution>
+  /**
+   * Whether `account` may use `address` as a sender: its own address, with or without a
+   * subaddress tag, or an alias that delivers to it. A catch-all does not count: it would let
+   * its target send as every unused address of the domain.
+   */
+  ownsAddress(account: Account, address: string): Promise<boolean>
   /** The accounts for SASL (src/auth's createSaslExchange). */
   credentialStore(): SaslCredentialStore
 }
@@ -131,6 +137,13 @@ export function createDirectory(store: Store, options: DirectoryOptions = {}): D
       store.listAliases(domain === undefined ? undefined : canonicalDomain(domain)),
 
     resolve: (recipient) => resolveRecipient(store, separator, recipient),
+    async ownsAddress(account, address) {
+      const resolution = await resolveRecipient(store, separator, address, { useCatchAll: false })
+      return (
+        resolution.kind === 'deliver' &&
+        resolution.local.some((local) => local.account.id === account.id)
+      )
+    },
     credentialStore: () => credentials,
   }
 }

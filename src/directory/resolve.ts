@@ -47,6 +47,7 @@ export async function resolveRecipient(
   store: Store,
   separator: string | null,
   recipient: string,
+  options: { useCatchAll?: boolean } = {},
 ): Promise<Resolution> {
   let address: CanonicalAddress
   try {
@@ -71,7 +72,8 @@ export async function resolveRecipient(
   if (found === null) {
     // A catch-all takes only what no account or alias does; its targets get no tag, since the
     // whole local part, not a tag, was what matched nothing.
-    const catchAll = await store.getAlias(`@${address.domain}`)
+    const catchAll =
+      options.useCatchAll === false ? null : await store.getAlias(`@${address.domain}`)
     if (catchAll === null) return { kind: 'unknown' }
     found = { kind: 'alias', targets: catchAll.targets, tag: null }
   }

@@ -66,6 +66,11 @@ export class LineReader {
     return this.#isEnded && this.#buffered === 0
   }
 
+  /** Whether a whole line is buffered, so that readLine will not wait for the peer. */
+  hasLine(): boolean {
+    return !this.#isSkippingLine && this.#findLf() >= 0
+  }
+
   attach(source: Readable): void {
     this.detach()
     this.#source = source

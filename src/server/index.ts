@@ -1,4 +1,6 @@
+import { AuthThrottle } from '../auth/index.ts'
 import { type Config, formatHostPort, LISTENER_NAMES } from '../config/index.ts'
+import { createDirectory } from '../directory/index.ts'
 import { ConnectionLimiter, type Listener, startListener } from '../net/index.ts'
 import type { Store } from '../store/index.ts'
 import type { Logger } from '../util/index.ts'
@@ -72,6 +74,10 @@ export async function startServer(
   const store = await openStore(config, log)
   log.info({ backend: config.store.backend }, 'store opened')
 
+  const directory = createDirectory(store, {
+    subaddressSeparator: config.directory.subaddressSeparator,
+  })
+  const authThrottle = new AuthThrottle({}, log.child({ service: 'auth' }))
   const limiter = new ConnectionLimiter(config.limits)
   const listeners: Listener[] = []
   const factories = new Map<ProtocolFactory, ReturnType<ProtocolFactory>>()
@@ -89,7 +95,14 @@ export async function startServer(
       // One handler per protocol, shared by its plain and implicit-TLS listeners.
       let handler = factories.get(factory)
       if (handler === undefined) {
-        handler = factory({ config, log, secureContext: tls.secureContext, store })
+        handler = factory({
+          config,
+          log,
+          secureContext: tls.secureContext,
+          store,
+          directory,
+          authThrottle,
+        })
         factories.set(factory, handler)
       }
       try {

@@ -1,6 +1,10 @@
 import type { SecureContext } from 'node:tls'
+import type { AuthThrottle } from '../auth/index.ts'
 import type { Config } from '../config/index.ts'
+import { createDelivery } from '../delivery/index.ts'
+import type { Directory } from '../directory/index.ts'
 import type { ProtocolHandler } from '../net/index.ts'
+import { createSmtpServer, type SmtpMode } from '../smtp/server/index.ts'
 import type { Store } from '../store/index.ts'
 import type { Logger } from '../util/index.ts'
 import type { ProtocolName } from './listeners.ts'
@@ -12,6 +16,9 @@ export interface ProtocolContext {
   /** For STARTTLS/STLS; implicit-TLS listeners are wrapped before the handler sees them. */
   secureContext: SecureContext
   store: Store
+  directory: Directory
+  /** Failed logins, counted across every protocol so guessing cannot switch ports to go on. */
+  authThrottle: AuthThrottle
 }
 
 export type ProtocolFactory = (context: ProtocolContext) => ProtocolHandler
@@ -20,4 +27,20 @@ export type ProtocolFactory = (context: ProtocolContext) => ProtocolHandler
  * The protocols this build implements. Each protocol's issue adds its entry here; a configured
  * listener whose protocol is not in the table is reported at start and not bound.
  */
-export const PROTOCOLS: Partial<Record<ProtocolName, ProtocolFactory>> = {}
+export const PROTOCOLS: Partial<Record<ProtocolName, ProtocolFactory>> = {
+  smtp: (context) => smtpFactory(context, 'mx'),
+  submission: (context) => smtpFactory(context, 'submission'),
+}
+
+function smtpFactory(context: ProtocolContext, mode: SmtpMode): ProtocolHandler {
+  return createSmtpServer({
+    mode,
+    hostname: context.config.hostname,
+    config: context.config.smtp,
+    store: context.store,
+    directory: context.directory,
+    delivery: createDelivery(context.store, context.log.child({ service: 'delivery' })),
+    throttle: context.authThrottle,
+    secureContext: context.secureContext,
+  })
+}

@@ -1,5 +1,12 @@
 // src/store: the storage interface the protocols and services use, and its shared types. Each
 // backend lives in its own folder; only server/open-store.ts picks one.
+export {
+  type AcceptPlan,
+  type PlannedDelivery,
+  type PlannedTarget,
+  planAccept,
+  queuePage,
+} from './accept-plan.ts'
 export { type BlobId, BlobNotFoundError, type BlobStore, isBlobId } from './blob-store.ts'
 export { ChangeFeed } from './change-feed.ts'
 export { describeMessage, type MessageDescription } from './describe-message.ts'

@@ -24,3 +24,11 @@ export const MAX_KEYWORD_OCTETS = 255
 
 /** Targets of one alias. */
 export const MAX_ALIAS_TARGETS = 1_000
+
+/**
+ * Recipients of one outbound queue entry. RFC 5321 §4.5.3.1.8 asks a server to take at least 100
+ * recipients per message; this leaves room for an alias expanded to all of its targets
+ * (MAX_ALIAS_TARGETS) while keeping one entry's rows, and the one DSN (RFC 3464) that may report
+ * on all of them, bounded. A caller with more recipients makes more entries.
+ */
+export const MAX_QUEUE_RECIPIENTS = 1_000

@@ -2,12 +2,16 @@ import { flagList } from './names.ts'
 import {
   type Account,
   type Domain,
+  type DsnNotify,
   MAILBOX_ROLES,
   type Mailbox,
   type MailboxRole,
   type MailboxStatus,
   type MessageMetadata,
   type MessageSummary,
+  type QueueEntry,
+  type QueueRecipient,
+  type QueueRecipientStatus,
 } from './types.ts'
 
 // What the backends share of their row shapes: both schemas name their columns alike, so the
@@ -96,4 +100,73 @@ export function arrayToSummary(row: readonly unknown[]): MessageSummary {
 export function parseMetadata(json: string): MessageMetadata {
   const parsed = JSON.parse(json) as MessageMetadata & { sentDate: string | null }
   return { ...parsed, sentDate: parsed.sentDate === null ? null : new Date(parsed.sentDate) }
+}
+
+/** A queue entry's columns; the query joins `queue_entries q` with `blobs b` on the blob. */
+export const QUEUE_ENTRY_COLUMNS = `q.id, b.blob_id, q.size, q.sender, q.envid, q.ret, q.body,
+  q.smtputf8, q.submitted_by, q.created_at`
+
+export const QUEUE_RECIPIENT_COLUMNS = `id, entry_id, address, orcpt, notify, status, attempts,
+  next_attempt_at, last_attempt_at, last_reply`
+
+/**
+ * NOTIFY as stored: its RFC 3461 §4.1 wire form in upper case ("NEVER", "SUCCESS,DELAY"), so
+ * that an operator reading the table sees what the client sent; NULL when it sent none.
+ */
+export function formatNotify(notify: readonly DsnNotify[] | null): string | null {
+  if (notify === null) return null
+  return notify.length === 0 ? 'NEVER' : notify.join(',').toUpperCase()
+}
+
+export function parseNotify(value: unknown): DsnNotify[] | null {
+  if (value === null || value === undefined) return null
+  const text = String(value)
+  return text === 'NEVER' ? [] : (text.toLowerCase().split(',') as DsnNotify[])
+}
+
+function toDate(value: unknown): Date | null {
+  return value === null || value === undefined ? null : new Date(Number(value))
+}
+
+function toQueueRecipient(row: Row): QueueRecipient {
+  return {
+    id: Number(row.id),
+    address: String(row.address),
+    originalRecipient: row.orcpt === null ? null : String(row.orcpt),
+    notify: parseNotify(row.notify),
+    status: String(row.status) as QueueRecipientStatus,
+    attempts: Number(row.attempts),
+    nextAttemptAt: toDate(row.next_attempt_at),
+    lastAttemptAt: toDate(row.last_attempt_at),
+    lastReply: row.last_reply === null ? null : String(row.last_reply),
+  }
+}
+
+/**
+ * Entries (rows of QUEUE_ENTRY_COLUMNS) with their recipients (rows of QUEUE_RECIPIENT_COLUMNS
+ * ordered by position), each recipient given to the entry its entry_id names.
+ */
+export function toQueueEntries(
+  entryRows: readonly Row[],
+  recipientRows: readonly Row[],
+): QueueEntry[] {
+  const entries: QueueEntry[] = entryRows.map((row) => ({
+    id: Number(row.id),
+    blobId: String(row.blob_id),
+    size: Number(row.size),
+    sender: String(row.sender),
+    envelopeId: row.envid === null ? null : String(row.envid),
+    ret: row.ret === null ? null : (String(row.ret) as 'full' | 'hdrs'),
+    body: String(row.body) as QueueEntry['body'],
+    // SQLite keeps booleans as 0 and 1, PostgreSQL as booleans.
+    smtputf8: Boolean(row.smtputf8),
+    submittedBy: row.submitted_by === null ? null : Number(row.submitted_by),
+    createdAt: new Date(Number(row.created_at)),
+    recipients: [],
+  }))
+  const byId = new Map(entries.map((entry) => [entry.id, entry]))
+  for (const row of recipientRows) {
+    byId.get(Number(row.entry_id))?.recipients.push(toQueueRecipient(row))
+  }
+  return entries
 }

@@ -177,6 +177,96 @@ export interface TextQuery {
   value: string
 }
 
+/** A queue entry's id: ascending, never reused (it names the entry in logs and replies). */
+export type QueueEntryId = number
+export type QueueRecipientStatus = 'pending' | 'deferred' | 'delivered' | 'bounced'
+/** RFC 3461 §4.1 NOTIFY values other than NEVER (NEVER is the empty list). */
+export type DsnNotify = 'success' | 'failure' | 'delay'
+
+export interface NewQueueRecipient {
+  /** The forward-path mailbox as it will be relayed (a local address for a deferred local delivery). */
+  address: string
+  /** RFC 3461 §4.2 ORCPT as received, e.g. "rfc822;user@example.org", or null. */
+  originalRecipient: string | null
+  /** RFC 3461 §4.1 NOTIFY; null when the client gave none; [] for NEVER. */
+  notify: DsnNotify[] | null
+  /**
+   * A recipient that starts deferred (e.g. a local mailbox over quota) carries the reply so far;
+   * it then has status 'deferred', one attempt made (at the entry's createdAt). Otherwise it is
+   * 'pending' with no attempt. Either way it is due at once: when to retry is the queue's
+   * policy, not the store's.
+   */
+  lastReply?: string
+}
+
+export interface NewQueueEntry {
+  /** The reverse-path; '' for the null sender <>. */
+  sender: string
+  /** At least one and at most MAX_QUEUE_RECIPIENTS, kept in this order. */
+  recipients: readonly NewQueueRecipient[]
+  /** RFC 3461 §4.4 ENVID (xtext-decoded), or null. */
+  envelopeId: string | null
+  /** RFC 3461 §4.3 RET, or null. */
+  ret: 'full' | 'hdrs' | null
+  /** RFC 6152 / RFC 3030 BODY= */
+  body: '7bit' | '8bitmime' | 'binarymime'
+  /** RFC 6531: the message needs SMTPUTF8 end to end. */
+  smtputf8: boolean
+  /** The authenticated account that submitted it; null for mail that arrived over MX. */
+  submittedBy: AccountId | null
+}
+
+export interface QueueRecipient {
+  id: number
+  address: string
+  originalRecipient: string | null
+  notify: DsnNotify[] | null
+  status: QueueRecipientStatus
+  attempts: number
+  /** When the next attempt is due; null once delivered or bounced. */
+  nextAttemptAt: Date | null
+  lastAttemptAt: Date | null
+  lastReply: string | null
+}
+
+export interface QueueEntry {
+  id: QueueEntryId
+  blobId: BlobId
+  size: number
+  sender: string
+  envelopeId: string | null
+  ret: 'full' | 'hdrs' | null
+  body: '7bit' | '8bitmime' | 'binarymime'
+  smtputf8: boolean
+  /**
+   * As given, and kept when that account is removed later: the entry still goes out, and account
+   * ids are never reused, so the number cannot come to name someone else.
+   */
+  submittedBy: AccountId | null
+  createdAt: Date
+  /** In the order they were given. */
+  recipients: QueueRecipient[]
+}
+
+export interface AcceptInput {
+  /**
+   * Local deliveries; each has its own bytes (per-recipient headers such as Delivered-To make
+   * them differ). Two deliveries may name the same mailbox: each files its own message there.
+   */
+  deliveries: ReadonlyArray<{ message: NewMessage; targets: readonly DeliveryTarget[] }>
+  /**
+   * The outbound queue entry, if any recipient is remote (or deferred). The message's
+   * internalDate is not used: the entry has its own createdAt.
+   */
+  queue: { message: NewMessage; entry: NewQueueEntry } | null
+}
+
+export interface AcceptResult {
+  /** One result list per delivery, in the order given, as deliver() returns it. */
+  deliveries: DeliveryResult[][]
+  queued: QueueEntry | null
+}
+
 export interface Store {
   // Directory data (src/directory puts names in canonical form and decides what they mean).
   addDomain(name: string): Promise<Domain>
@@ -197,7 +287,10 @@ export interface Store {
     credentials: AccountCredentials
     quota?: Partial<QuotaLimits>
   }): Promise<Account>
-  /** Removes the account with its mailboxes and messages. @throws NotFoundError */
+  /**
+   * Removes the account with its mailboxes and messages. Queue entries it submitted stay and
+   * still go out. @throws NotFoundError
+   */
   removeAccount(address: string): Promise<void>
   getAccount(address: string): Promise<Account | null>
   getAccountById(id: AccountId): Promise<Account | null>
@@ -264,6 +357,26 @@ export interface Store {
    * @throws NotFoundError when a target mailbox does not exist (then nothing is stored).
    */
   deliver(message: NewMessage, targets: readonly DeliveryTarget[]): Promise<DeliveryResult[]>
+  /**
+   * Commits one received message in ONE transaction: every delivery's bytes stored and filed
+   * into its targets (exactly as deliver(): over-quota targets reported and skipped, a mailbox
+   * named twice in one delivery gets one copy), and the queue entry (if any) with its bytes.
+   * After a crash all of it exists or none of it. Blobs are written (and made durable) before the
+   * transaction commits, as deliver() does. deliver() is the case of one delivery and no queue.
+   * @throws NotFoundError when a target mailbox does not exist (then nothing is stored);
+   *   InvalidNameError for a flag deliver() would refuse; RangeError for a queue entry with no
+   *   recipients, more than MAX_QUEUE_RECIPIENTS, a NOTIFY value outside DsnNotify, or a NUL in
+   *   any of its text (nothing is stored then either).
+   */
+  acceptMessage(input: AcceptInput): Promise<AcceptResult>
+  /** Queue entries in id order, at most `limit` (default 1000) after `afterId`. */
+  listQueue(options?: { afterId?: QueueEntryId; limit?: number }): Promise<QueueEntry[]>
+  getQueueEntry(id: QueueEntryId): Promise<QueueEntry | null>
+  /**
+   * Removes the entry and its recipients; its bytes go when nothing else refers to them.
+   * @throws NotFoundError
+   */
+  removeQueueEntry(id: QueueEntryId): Promise<void>
   /** The messages with these UIDs that exist, in UID order. */
   getMessages(mailboxId: MailboxId, uids: UidRanges): Promise<MessageRecord[]>
   /** @throws NotFoundError */

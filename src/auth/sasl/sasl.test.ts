@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
-import { createHash, createHmac, pbkdf2Sync } from 'node:crypto'
 import { test } from 'node:test'
 import fc from 'fast-check'
+import { clientProof } from '../../../test/support/scram-client.ts'
 import { deriveScramCredentials, type ScramCredentials } from '../scram-credentials.ts'
 import {
   createSaslExchange,
@@ -66,31 +66,6 @@ test('SCRAM-SHA-256 reproduces the exchange of RFC 7677 §3', async () => {
     assert.equal(final.data?.toString(), 'v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=')
   }
 })
-
-/** The client side of SCRAM-SHA-256, written from RFC 5802 §3, to exercise random nonces. */
-function clientProof(
-  password: string,
-  serverFirst: string,
-  clientFirstBare: string,
-  withoutProof: string,
-): string {
-  const fields = Object.fromEntries(
-    serverFirst.split(',').map((field) => [field[0], field.slice(2)]),
-  )
-  const salted = pbkdf2Sync(
-    password,
-    Buffer.from(fields.s ?? '', 'base64'),
-    Number(fields.i),
-    32,
-    'sha256',
-  )
-  const clientKey = createHmac('sha256', salted).update('Client Key').digest()
-  const storedKey = createHash('sha256').update(clientKey).digest()
-  const signature = createHmac('sha256', storedKey)
-    .update(`${clientFirstBare},${serverFirst},${withoutProof}`)
-    .digest()
-  return Buffer.from(clientKey.map((byte, i) => byte ^ (signature[i] as number))).toString('base64')
-}
 
 async function scramLogin(
   store: SaslCredentialStore,

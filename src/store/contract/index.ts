@@ -7,6 +7,7 @@ import { feedContract } from './feed.ts'
 import { limitContract } from './limits.ts'
 import { mailboxContract } from './mailboxes.ts'
 import { messageContract } from './messages.ts'
+import { queueContract } from './queue.ts'
 
 /**
  * Opens a store for one test. Calling `open` again in the same test opens the same data (a
@@ -19,6 +20,7 @@ export function describeStoreContract(name: string, backend: OpenStore): void {
     describe('directory data', () => directoryContract(backend))
     describe('mailboxes', () => mailboxContract(backend))
     describe('messages', () => messageContract(backend))
+    describe('outbound queue', () => queueContract(backend))
     describe('change feed', () => feedContract(backend))
     describe('limits', () => limitContract(backend))
   })

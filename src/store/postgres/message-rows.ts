@@ -1,5 +1,7 @@
 import type pg from 'pg'
 import {
+  type AcceptPlan,
+  type AcceptResult,
   applyFlags,
   checkFlags,
   type DeliveryResult,
@@ -10,6 +12,7 @@ import {
   type MessageRecord,
   NotFoundError,
   normalizeRanges,
+  type PlannedDelivery,
   QuotaExceededError,
   queryTrigrams,
   type StoreFlagsResult,
@@ -21,6 +24,7 @@ import {
 } from '../index.ts'
 import { all, type Client, one, type Row, transaction } from './database.ts'
 import { mailboxRow } from './mailbox-rows.ts'
+import { insertQueueEntry, readQueueEntry } from './queue-rows.ts'
 
 const DELETED = systemFlagBit('\\Deleted')
 
@@ -91,99 +95,147 @@ async function quotaProblem(
   return null
 }
 
+/** What acceptMessage stores: distinct contents by blob id, and which one each part uses. */
+export interface AcceptContents {
+  blobs: ReadonlyMap<string, Buffer>
+  /** Per planned delivery, its blob id; null for a delivery with no target. */
+  deliveryBlobs: ReadonlyArray<string | null>
+  queueBlob: string | null
+}
+
 /**
- * One delivery, one transaction: the bytes (once per content), their metadata, and a message
- * row in every target that is not over quota. Commit means all of it; a crash before means none.
+ * One received message, one transaction: the bytes (once per content), their metadata, a
+ * message row in every target that is not over quota, and the queue entry. Commit means all of
+ * it; a crash before means none. Row locks follow the global order: accounts, mailboxes (both in
+ * lockMailboxes), then blobs by blob id.
  */
-export async function deliver(
+export async function accept(
   pool: pg.Pool,
-  message: { bytes: Buffer; blobId: string; internalDate: number },
-  describe: () => MessageDescription,
-  targets: ReadonlyArray<{ mailboxId: number; flags: readonly string[] }>,
-): Promise<DeliveryResult[]> {
-  const checked = targets.map((target) => ({
-    mailboxId: target.mailboxId,
-    ...checkFlags(target.flags),
-  }))
+  plan: AcceptPlan,
+  contents: AcceptContents,
+  describe: (blobId: string, bytes: Buffer) => MessageDescription,
+  now: number,
+): Promise<AcceptResult> {
   return transaction(pool, async (client) => {
-    const mailboxes = await lockMailboxes(
-      client,
-      checked.map((t) => t.mailboxId),
-    )
-    // A blob row held FOR UPDATE cannot be collected; one being collected is waited for, and
-    // then is gone, so it is made again with its bytes.
-    let blob = await one<{ id: number }>(
-      client,
-      'SELECT id FROM blobs WHERE blob_id = $1 FOR UPDATE',
-      [message.blobId],
-    )
-    if (!blob) {
-      const description = describe()
-      blob = await one<{ id: number }>(
-        client,
-        `INSERT INTO blobs (blob_id, size, refcount, metadata, headers_folded, body_folded)
-         VALUES ($1, $2, 0, $3, $4, $5)
-         ON CONFLICT (blob_id) DO UPDATE SET refcount = blobs.refcount RETURNING id`,
-        [
-          message.blobId,
-          message.bytes.length,
-          JSON.stringify(description.metadata),
-          // PostgreSQL text cannot hold NUL; search values cannot usefully contain one either.
-          description.headerText.toLowerCase().replaceAll('\u0000', ''),
-          description.bodyText.toLowerCase().replaceAll('\u0000', ''),
-        ],
-      )
-      await client.query(
-        'INSERT INTO blob_data (blob_id, bytes) VALUES ($1, $2) ON CONFLICT DO NOTHING',
-        [message.blobId, message.bytes],
+    const mailboxes =
+      plan.mailboxIds.length === 0
+        ? new Map<number, Row>()
+        : await lockMailboxes(client, plan.mailboxIds)
+    const blobRows = new Map<string, number>()
+    const inLockOrder = [...contents.blobs].sort(([a], [b]) => (a < b ? -1 : 1))
+    for (const [blobId, bytes] of inLockOrder) {
+      blobRows.set(blobId, await storeBlob(client, blobId, bytes, describe))
+    }
+    const deliveries: DeliveryResult[][] = []
+    for (const [index, delivery] of plan.deliveries.entries()) {
+      const blobRow = blobRows.get(contents.deliveryBlobs[index] ?? '')
+      deliveries.push(
+        blobRow === undefined
+          ? []
+          : await fileMessage(client, mailboxes, blobRow, delivery.bytes.length, delivery),
       )
     }
-    const results: DeliveryResult[] = []
-    for (const target of checked) {
-      const mailbox = mailboxes.get(target.mailboxId)
-      if (!mailbox) throw new NotFoundError(`Mailbox ${target.mailboxId} does not exist`)
-      const problem = await quotaProblem(
-        client,
-        Number(mailbox.account_id),
-        message.bytes.length,
-        1,
-      )
-      if (problem) {
-        results.push({ mailboxId: target.mailboxId, status: 'over-quota', resource: problem })
-        continue
-      }
-      const row = await one<{ uid: number; modseq: number }>(
-        client,
-        `UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1
-         WHERE id = $1 RETURNING uid_next - 1 AS uid, highest_modseq AS modseq`,
-        [target.mailboxId],
-      )
-      if (!row) throw new NotFoundError(`Mailbox ${target.mailboxId} does not exist`)
-      await client.query(
-        `INSERT INTO messages (mailbox_id, uid, blob, flags, keywords, internal_date, size, modseq)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [
-          target.mailboxId,
-          row.uid,
-          blob?.id,
-          target.mask,
-          shape.formatKeywords(target.keywords),
-          message.internalDate,
-          message.bytes.length,
-          row.modseq,
-        ],
-      )
-      await notify(client, target.mailboxId)
-      results.push({
-        mailboxId: target.mailboxId,
-        status: 'stored',
-        uid: Number(row.uid),
-        uidValidity: Number(mailbox.uid_validity),
-        modseq: Number(row.modseq),
-      })
-    }
-    return results
+    const queueRow = blobRows.get(contents.queueBlob ?? '')
+    if (!plan.queue || queueRow === undefined) return { deliveries, queued: null }
+    const id = await insertQueueEntry(
+      client,
+      queueRow,
+      plan.queue.bytes.length,
+      plan.queue.entry,
+      now,
+    )
+    return { deliveries, queued: await readQueueEntry(client, id) }
   })
+}
+
+/**
+ * The blob row of these bytes, made with its bytes and metadata when missing. A row held FOR
+ * UPDATE cannot be collected; one being collected is waited for, and then is gone, so it is
+ * made again.
+ */
+async function storeBlob(
+  client: Client,
+  blobId: string,
+  bytes: Buffer,
+  describe: (blobId: string, bytes: Buffer) => MessageDescription,
+): Promise<number> {
+  const found = await one<{ id: number }>(
+    client,
+    'SELECT id FROM blobs WHERE blob_id = $1 FOR UPDATE',
+    [blobId],
+  )
+  if (found) return Number(found.id)
+  const description = describe(blobId, bytes)
+  const row = await one<{ id: number }>(
+    client,
+    `INSERT INTO blobs (blob_id, size, refcount, metadata, headers_folded, body_folded)
+     VALUES ($1, $2, 0, $3, $4, $5)
+     ON CONFLICT (blob_id) DO UPDATE SET refcount = blobs.refcount RETURNING id`,
+    [
+      blobId,
+      bytes.length,
+      JSON.stringify(description.metadata),
+      // PostgreSQL text cannot hold NUL; search values cannot usefully contain one either.
+      description.headerText.toLowerCase().replaceAll('\u0000', ''),
+      description.bodyText.toLowerCase().replaceAll('\u0000', ''),
+    ],
+  )
+  if (!row) throw new Error('INSERT returned no row')
+  await client.query(
+    'INSERT INTO blob_data (blob_id, bytes) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+    [blobId, bytes],
+  )
+  return Number(row.id)
+}
+
+/** Files one stored blob into each target of a delivery; the mailboxes are locked. */
+async function fileMessage(
+  client: Client,
+  mailboxes: ReadonlyMap<number, Row>,
+  blobRow: number,
+  size: number,
+  delivery: PlannedDelivery,
+): Promise<DeliveryResult[]> {
+  const results: DeliveryResult[] = []
+  for (const target of delivery.targets) {
+    const mailbox = mailboxes.get(target.mailboxId)
+    if (!mailbox) throw new NotFoundError(`Mailbox ${target.mailboxId} does not exist`)
+    const problem = await quotaProblem(client, Number(mailbox.account_id), size, 1)
+    if (problem) {
+      results.push({ mailboxId: target.mailboxId, status: 'over-quota', resource: problem })
+      continue
+    }
+    const row = await one<{ uid: number; modseq: number }>(
+      client,
+      `UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1
+       WHERE id = $1 RETURNING uid_next - 1 AS uid, highest_modseq AS modseq`,
+      [target.mailboxId],
+    )
+    if (!row) throw new NotFoundError(`Mailbox ${target.mailboxId} does not exist`)
+    await client.query(
+      `INSERT INTO messages (mailbox_id, uid, blob, flags, keywords, internal_date, size, modseq)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [
+        target.mailboxId,
+        row.uid,
+        blobRow,
+        target.mask,
+        shape.formatKeywords(target.keywords),
+        delivery.internalDate,
+        size,
+        row.modseq,
+      ],
+    )
+    await notify(client, target.mailboxId)
+    results.push({
+      mailboxId: target.mailboxId,
+      status: 'stored',
+      uid: Number(row.uid),
+      uidValidity: Number(mailbox.uid_validity),
+      modseq: Number(row.modseq),
+    })
+  }
+  return results
 }
 
 /** Tells every node's change feed, when the transaction commits, that the mailbox changed. */

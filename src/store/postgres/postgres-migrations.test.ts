@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { testDatabase } from '../../../test/support/postgres.ts'
+import { checkQueueAfterUpgrade, fillStore, readContents } from '../contract/upgrade.ts'
 import { type Migration, SchemaVersionError } from '../index.ts'
 import {
   migratePostgresStore,
@@ -15,15 +16,19 @@ test('schema upgrades on PostgreSQL: refused at open until migrated, applied onc
   const first = await openPostgresStore({ url })
   await first.addDomain('example.test')
   await first.close()
+  const latest = POSTGRES_MIGRATIONS.length
   const next: Migration[] = [
     ...POSTGRES_MIGRATIONS,
-    { version: 2, description: 'a probe table', sql: 'CREATE TABLE probe (x bigint);' },
+    { version: latest + 1, description: 'a probe table', sql: 'CREATE TABLE probe (x bigint);' },
   ]
   await assert.rejects(openPostgresStore({ url, migrations: next }), SchemaVersionError)
   assert.deepEqual((await postgresSchemaStatus(url, next)).pending, [
-    { version: 2, description: 'a probe table' },
+    { version: latest + 1, description: 'a probe table' },
   ])
-  assert.equal((await migratePostgresStore(url, { migrations: next, dryRun: true })).current, 1)
+  assert.equal(
+    (await migratePostgresStore(url, { migrations: next, dryRun: true })).current,
+    latest,
+  )
   // Two nodes migrating at once apply the step once (the advisory lock).
   const results = await Promise.all([
     migratePostgresStore(url, { migrations: next }),
@@ -31,7 +36,7 @@ test('schema upgrades on PostgreSQL: refused at open until migrated, applied onc
   ])
   assert.deepEqual(
     results.map((r) => r.current),
-    [2, 2],
+    [latest + 1, latest + 1],
   )
   const upgraded = await openPostgresStore({ url, migrations: next })
   assert.deepEqual(
@@ -40,4 +45,25 @@ test('schema upgrades on PostgreSQL: refused at open until migrated, applied onc
   )
   await upgraded.close()
   await assert.rejects(openPostgresStore({ url }), /newer than this Postern knows/)
+})
+
+test('version 1 to 2 on PostgreSQL adds the outbound queue and changes nothing else', async (t) => {
+  const url = await testDatabase(t)
+  const old = await openPostgresStore({ url, migrations: POSTGRES_MIGRATIONS.slice(0, 1) })
+  await fillStore(old)
+  const before = await readContents(old)
+  await old.close()
+
+  await assert.rejects(openPostgresStore({ url }), /version 1 and this Postern needs version 2/)
+  assert.deepEqual(await postgresSchemaStatus(url), {
+    current: 1,
+    latest: 2,
+    pending: [{ version: 2, description: 'outbound queue: entries, recipients, blob references' }],
+  })
+  assert.deepEqual(await migratePostgresStore(url), { current: 2, latest: 2, pending: [] })
+  assert.deepEqual(await postgresSchemaStatus(url), { current: 2, latest: 2, pending: [] })
+  const store = await openPostgresStore({ url })
+  t.after(() => store.close())
+  assert.deepEqual(await readContents(store), before)
+  await checkQueueAfterUpgrade(store)
 })

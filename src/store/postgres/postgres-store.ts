@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto'
 import type pg from 'pg'
 import {
+  type AcceptInput,
+  type AcceptResult,
   type BlobStore,
   ChangeFeed,
   type DeliveryResult,
@@ -10,16 +12,19 @@ import {
   type MessageMetadata,
   type Migration,
   NotFoundError,
+  planAccept,
+  queuePage,
   type SchemaStatus,
   type Store,
   shape,
 } from '../index.ts'
 import { createPostgresBlobStore } from './blob-store.ts'
-import { createPool, one } from './database.ts'
+import { all, createPool, one } from './database.ts'
 import * as directory from './directory-rows.ts'
 import * as mailboxes from './mailbox-rows.ts'
 import * as messages from './message-rows.ts'
 import { MailboxListener } from './notify.ts'
+import * as queue from './queue-rows.ts'
 import { MIGRATIONS, migrate, prepareSchema, schemaStatus } from './schema.ts'
 
 export interface PostgresStoreOptions {
@@ -233,32 +238,65 @@ class PostgresStore implements Store {
     message: Parameters<Store['deliver']>[0],
     targets: Parameters<Store['deliver']>[1],
   ): Promise<DeliveryResult[]> {
-    const unique = targets.filter(
-      (target, index) => targets.findIndex((t) => t.mailboxId === target.mailboxId) === index,
-    )
-    if (unique.length === 0) return []
-    const blobId = createHash('sha256').update(message.bytes).digest('hex')
+    const { deliveries } = await this.acceptMessage({
+      deliveries: [{ message, targets }],
+      queue: null,
+    })
+    return deliveries[0] ?? []
+  }
+
+  async acceptMessage(input: AcceptInput): Promise<AcceptResult> {
+    const plan = planAccept(input)
+    const now = Date.now()
+    const blobs = new Map<string, Buffer>()
+    const blobOf = (bytes: Buffer) => {
+      const id = createHash('sha256').update(bytes).digest('hex')
+      blobs.set(id, bytes)
+      return id
+    }
+    const contents = {
+      blobs,
+      deliveryBlobs: plan.deliveries.map((d) => (d.targets.length === 0 ? null : blobOf(d.bytes))),
+      queueBlob: plan.queue && blobOf(plan.queue.bytes),
+    }
+    if (blobs.size === 0) return { deliveries: plan.deliveries.map(() => []), queued: null }
     // Parse before the transaction takes its row locks. Only if a collector removes the known
     // bytes in between does the parse happen inside it.
-    const isKnown =
-      (await one(this.#pool, 'SELECT 1 FROM blobs WHERE blob_id = $1', [blobId])) !== undefined
-    let description: MessageDescription | null = isKnown ? null : describeMessage(message.bytes)
-    const results = await messages.deliver(
+    const known = await all<{ blob_id: string }>(
       this.#pool,
-      {
-        bytes: message.bytes,
-        blobId,
-        internalDate: (message.internalDate ?? new Date()).getTime(),
-      },
-      () => {
-        description ??= describeMessage(message.bytes)
-        return description
-      },
-      unique.map((target) => ({ mailboxId: target.mailboxId, flags: target.flags ?? [] })),
+      'SELECT blob_id FROM blobs WHERE blob_id = ANY($1)',
+      [[...blobs.keys()]],
     )
-    for (const result of results) this.#feed.notify(result.mailboxId)
-    if (results.some((result) => result.status !== 'stored')) await this.#collectGarbage()
-    return results
+    const descriptions = new Map<string, MessageDescription>()
+    const isKnown = new Set(known.map((row) => row.blob_id))
+    for (const [id, bytes] of blobs) {
+      if (!isKnown.has(id)) descriptions.set(id, describeMessage(bytes))
+    }
+    const describe = (id: string, bytes: Buffer) => {
+      let description = descriptions.get(id)
+      if (!description) {
+        description = describeMessage(bytes)
+        descriptions.set(id, description)
+      }
+      return description
+    }
+    const result = await messages.accept(this.#pool, plan, contents, describe, now)
+    const results = result.deliveries.flat()
+    for (const delivered of results) this.#feed.notify(delivered.mailboxId)
+    // A blob row whose every target was over quota has no reference: collect it now.
+    if (results.some((delivered) => delivered.status !== 'stored')) await this.#collectGarbage()
+    return result
+  }
+  async listQueue(options?: Parameters<Store['listQueue']>[0]) {
+    const { afterId, limit } = queuePage(options)
+    return queue.listQueue(this.#pool, afterId, limit)
+  }
+  getQueueEntry(id: number) {
+    return queue.getQueueEntry(this.#pool, id)
+  }
+  async removeQueueEntry(id: number) {
+    await queue.removeQueueEntry(this.#pool, id)
+    await this.#collectGarbage()
   }
   getMessages(mailboxId: number, uids: Parameters<Store['getMessages']>[1]) {
     return messages.getMessages(this.#pool, mailboxId, uids)

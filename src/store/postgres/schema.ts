@@ -142,6 +142,58 @@ CREATE TRIGGER messages_counters AFTER INSERT OR DELETE OR UPDATE OF flags ON me
   FOR EACH ROW EXECUTE FUNCTION messages_counters();
 `
 
+// The outbound queue, as the SQLite backend keeps it (see its schema.ts for the reasons): an
+// entry holds one reference to its blob, which never changes, kept by a trigger as the
+// messages' are; submitted_by has no foreign key, so removing an account leaves what it sent
+// in the queue (bigserial ids are never reused). lease_owner and lease_until are for the
+// delivery side, which claims due recipients with FOR UPDATE SKIP LOCKED.
+const VERSION_2 = `
+CREATE TABLE queue_entries (
+  id bigserial PRIMARY KEY,
+  blob bigint NOT NULL REFERENCES blobs (id),
+  size bigint NOT NULL,
+  sender text NOT NULL,
+  envid text,
+  ret text CHECK (ret IN ('full', 'hdrs')),
+  body text NOT NULL CHECK (body IN ('7bit', '8bitmime', 'binarymime')),
+  smtputf8 boolean NOT NULL,
+  submitted_by bigint,
+  created_at bigint NOT NULL
+);
+CREATE INDEX queue_entries_blob ON queue_entries (blob);
+
+CREATE TABLE queue_recipients (
+  id bigserial PRIMARY KEY,
+  entry_id bigint NOT NULL REFERENCES queue_entries (id) ON DELETE CASCADE,
+  position integer NOT NULL,
+  address text NOT NULL,
+  orcpt text,
+  notify text,
+  status text NOT NULL CHECK (status IN ('pending', 'deferred', 'delivered', 'bounced')),
+  attempts integer NOT NULL DEFAULT 0,
+  next_attempt_at bigint,
+  last_attempt_at bigint,
+  last_reply text,
+  lease_owner text,
+  lease_until bigint,
+  UNIQUE (entry_id, position)
+);
+CREATE INDEX queue_recipients_due ON queue_recipients (status, next_attempt_at);
+
+CREATE FUNCTION queue_entries_blob_refs() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    UPDATE blobs SET refcount = refcount + 1 WHERE id = NEW.blob;
+    RETURN NEW;
+  END IF;
+  UPDATE blobs SET refcount = refcount - 1 WHERE id = OLD.blob;
+  RETURN OLD;
+END $$;
+
+CREATE TRIGGER queue_entries_blob_refs AFTER INSERT OR DELETE ON queue_entries
+  FOR EACH ROW EXECUTE FUNCTION queue_entries_blob_refs();
+`
+
 /** The schema's history; version N's statements take a version N - 1 database to N. */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -149,6 +201,11 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'accounts, mailboxes, messages, message bytes, search text, change triggers',
     sql: `${VERSION_1}
 INSERT INTO meta (key, value) VALUES ('schema_version', 0), ('last_uid_validity', 0);`,
+  },
+  {
+    version: 2,
+    description: 'outbound queue: entries, recipients, blob references',
+    sql: VERSION_2,
   },
 ]
 

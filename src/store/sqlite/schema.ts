@@ -131,6 +131,58 @@ CREATE TRIGGER messages_flags AFTER UPDATE OF flags ON messages BEGIN
 END;
 `
 
+// The outbound queue (RFC 5321 §4.5.4.1: a message waits until each recipient is delivered or
+// given up on). An entry holds one reference to its blob, which never changes, kept by triggers
+// as the messages' are, so the collector and the orphan sweep never take bytes the queue needs.
+// submitted_by has no foreign key: removing an account leaves what it sent in the queue, and
+// account ids are never reused (AUTOINCREMENT), so the number keeps naming who sent it.
+const VERSION_2 = `
+CREATE TABLE queue_entries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  blob INTEGER NOT NULL REFERENCES blobs (id),
+  size INTEGER NOT NULL,
+  sender TEXT NOT NULL,
+  envid TEXT,
+  ret TEXT CHECK (ret IN ('full', 'hdrs')),
+  body TEXT NOT NULL CHECK (body IN ('7bit', '8bitmime', 'binarymime')),
+  smtputf8 INTEGER NOT NULL CHECK (smtputf8 IN (0, 1)),
+  submitted_by INTEGER,
+  created_at INTEGER NOT NULL
+);
+-- Removing a blob row checks that no entry refers to it: an index, not a scan of the queue.
+CREATE INDEX queue_entries_blob ON queue_entries (blob);
+
+-- notify is RFC 3461 NOTIFY as sent ("NEVER", "SUCCESS,DELAY"), NULL when none was given.
+-- lease_owner and lease_until are for the delivery side: a worker claims a due recipient for a
+-- while, so that two never relay the same one (PostgreSQL: FOR UPDATE SKIP LOCKED).
+CREATE TABLE queue_recipients (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  entry_id INTEGER NOT NULL REFERENCES queue_entries (id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  address TEXT NOT NULL,
+  orcpt TEXT,
+  notify TEXT,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'deferred', 'delivered', 'bounced')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER,
+  last_attempt_at INTEGER,
+  last_reply TEXT,
+  lease_owner TEXT,
+  lease_until INTEGER,
+  UNIQUE (entry_id, position)
+);
+-- What the scheduler asks: which recipients are due.
+CREATE INDEX queue_recipients_due ON queue_recipients (status, next_attempt_at);
+
+CREATE TRIGGER queue_entries_insert AFTER INSERT ON queue_entries BEGIN
+  UPDATE blobs SET refcount = refcount + 1 WHERE id = NEW.blob;
+END;
+
+CREATE TRIGGER queue_entries_delete AFTER DELETE ON queue_entries BEGIN
+  UPDATE blobs SET refcount = refcount - 1 WHERE id = OLD.blob;
+END;
+`
+
 /** The schema's history; version N's statements take a version N - 1 database to N. */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -138,6 +190,11 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'accounts, mailboxes, messages, search text, blob references',
     sql: `${VERSION_1}
 INSERT INTO meta (key, value) VALUES ('schema_version', 0), ('last_uid_validity', 0);`,
+  },
+  {
+    version: 2,
+    description: 'outbound queue: entries, recipients, blob references',
+    sql: VERSION_2,
   },
 ]
 

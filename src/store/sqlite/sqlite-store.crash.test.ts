@@ -10,7 +10,8 @@ import { openSqliteStore } from './index.ts'
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'sqlite-store.crash-child.ts')
 const KILLS = 50
 
-// DESIGN.md invariant 1 and issue 4: delivering one message to N mailboxes is one transaction.
+// DESIGN.md invariant 1 and issue 4: delivering one message to N mailboxes is one transaction,
+// and so is accepting one with local copies and a queue entry (acceptMessage).
 test(`deliveries reported committed survive SIGKILL, and none is half-present (${KILLS} kills)`, async (t) => {
   const dataDir = makeTempDir(t)
   const log = path.join(makeTempDir(t), 'committed.log')
@@ -34,6 +35,7 @@ test(`deliveries reported committed survive SIGKILL, and none is half-present ($
 
   // What each mailbox holds: X-Number → UID, every message read back whole.
   const contents: Array<Map<string, number>> = []
+  const accepted: string[] = []
   for (const name of ['INBOX', 'Archive', 'Trash']) {
     const mailbox = await store.getMailbox(account.id, name)
     assert.ok(mailbox)
@@ -56,6 +58,8 @@ test(`deliveries reported committed survive SIGKILL, and none is half-present ($
       assert.ok(number, 'the message is readable')
       assert.ok(text.endsWith(`line of message ${number}\r\n`), 'the message is not truncated')
       numbers.set(number, record.uid)
+      // acceptMessage's local copies carry Delivered-To; deliver()'s are the plain bytes.
+      if (name === 'INBOX' && text.startsWith('Delivered-To: ')) accepted.push(number)
     }
     contents.push(numbers)
   }
@@ -64,14 +68,39 @@ test(`deliveries reported committed survive SIGKILL, and none is half-present ($
   assert.ok(inbox && archive && trash)
   assert.deepEqual([...archive.keys()].sort(), [...inbox.keys()].sort())
   assert.deepEqual([...trash.keys()].sort(), [...inbox.keys()].sort())
-  // Everything reported is there, under the UIDs reported.
+  // The queue: each entry's bytes are whole, and an entry exists exactly for each accepted
+  // message whose local copies exist.
+  const queued = new Map<string, number>()
+  for (let afterId = 0; ; ) {
+    const page = await store.listQueue({ afterId })
+    const last = page.at(-1)
+    if (!last) break
+    afterId = last.id
+    for (const entry of page) {
+      const number = /^(\S+)@remote\.test$/.exec(entry.recipients[0]?.address ?? '')?.[1]
+      assert.ok(number, 'the entry names its message')
+      const text = Buffer.concat(await collect(store.readMessage(entry.blobId))).toString()
+      assert.equal(text.length, entry.size, 'the queued bytes are whole')
+      assert.ok(text.startsWith(`Subject: crash ${number}\r\n`), 'the queued bytes are its own')
+      assert.ok(
+        text.endsWith(`line of message ${number}\r\n`),
+        'the queued bytes are not truncated',
+      )
+      queued.set(number, entry.id)
+    }
+  }
+  assert.ok(accepted.length > 0, 'some messages went through acceptMessage')
+  assert.deepEqual([...queued.keys()].sort(), accepted.sort(), 'all or none, with the queue')
+  // Everything reported is there, under the UIDs and queue ids reported.
   for (const line of reported) {
-    const [number = '', ...uids] = line.split(' ')
+    const [number = '', ...fields] = line.split(' ')
+    const queueId = fields.at(-1)?.startsWith('queued=') ? fields.pop()?.slice(7) : undefined
     assert.deepEqual(
       contents.map((numbers) => String(numbers.get(number))),
-      uids,
+      fields,
       `delivery ${number}`,
     )
+    if (queueId !== undefined) assert.equal(String(queued.get(number)), queueId, `entry ${number}`)
   }
 })
 

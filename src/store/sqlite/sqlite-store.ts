@@ -2,9 +2,10 @@ import { existsSync, mkdirSync, unlinkSync } from 'node:fs'
 import { readdir, stat } from 'node:fs/promises'
 import path from 'node:path'
 import {
+  type AcceptInput,
+  type AcceptResult,
   type BlobStore,
   ChangeFeed,
-  checkFlags,
   type DeliveryResult,
   describeMessage,
   isBlobId,
@@ -13,6 +14,8 @@ import {
   type MessageMetadata,
   type Migration,
   NotFoundError,
+  planAccept,
+  queuePage,
   type SchemaStatus,
   type Store,
   shape,
@@ -22,6 +25,7 @@ import * as directory from './directory-rows.ts'
 import { fileBlobPath, openFileBlobStore } from './file-blob-store.ts'
 import * as mailboxes from './mailbox-rows.ts'
 import * as messages from './message-rows.ts'
+import * as queue from './queue-rows.ts'
 import { MIGRATIONS, migrate, prepareSchema, schemaStatus } from './schema.ts'
 import { searchText } from './search.ts'
 
@@ -326,46 +330,107 @@ class SqliteStore implements Store {
     message: Parameters<Store['deliver']>[0],
     targets: Parameters<Store['deliver']>[1],
   ): Promise<DeliveryResult[]> {
-    // One copy per mailbox: a mailbox named twice (two aliases reaching one account) gets the
-    // message once, with the flags of its first mention.
-    const unique = targets.filter(
-      (target, index) => targets.findIndex((t) => t.mailboxId === target.mailboxId) === index,
-    )
-    if (unique.length === 0) return []
-    const checked = unique.map((target) => ({
-      mailboxId: target.mailboxId,
-      ...checkFlags(target.flags ?? []),
-    }))
-    const internalDate = (message.internalDate ?? new Date()).getTime()
-    const stored = await this.#blobs.put(message.bytes)
-    const known = this.#c.get('SELECT 1 FROM blobs WHERE blob_id = ?', stored.id)
+    const { deliveries } = await this.acceptMessage({
+      deliveries: [{ message, targets }],
+      queue: null,
+    })
+    return deliveries[0] ?? []
+  }
+
+  async acceptMessage(input: AcceptInput): Promise<AcceptResult> {
+    const plan = planAccept(input)
+    const now = Date.now()
+    if (plan.deliveries.every((d) => d.targets.length === 0) && plan.queue === null) {
+      return { deliveries: plan.deliveries.map(() => []), queued: null }
+    }
+    // Every blob is written and synced before the transaction that refers to it commits: after
+    // a crash in between, the files are orphans the sweep removes, never rows without bytes.
+    const putAll = () =>
+      Promise.all([
+        Promise.all(
+          plan.deliveries.map((delivery) =>
+            delivery.targets.length === 0 ? null : this.#blobs.put(delivery.bytes),
+          ),
+        ),
+        plan.queue && this.#blobs.put(plan.queue.bytes),
+      ])
+    let [deliveryBlobs, queueBlob] = await putAll()
     // Parsing happens outside the write lock, unless another writer removed the row meanwhile.
-    let description: MessageDescription | null = known ? null : describeMessage(message.bytes)
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        const results = this.#c.write(() => {
-          const row = this.#c.get<{ id: number; refcount: number }>(
-            'SELECT id, refcount FROM blobs WHERE blob_id = ?',
-            stored.id,
-          )
-          if (!row || row.refcount === 0) {
-            if (!existsSync(fileBlobPath(this.#blobRoot, stored.id))) throw new BlobCollectedError()
-          }
-          let blobRow = row?.id
-          if (blobRow === undefined) {
-            description ??= describeMessage(message.bytes)
-            blobRow = messages.insertBlob(this.#c, stored.id, stored.size, description)
-          }
-          return messages.fileMessage(this.#c, blobRow, stored.size, internalDate, checked)
-        })
-        for (const result of results) this.#feed.notify(result.mailboxId)
-        if (results.some((result) => result.status !== 'stored')) this.#collectGarbage()
-        return results
-      } catch (error) {
-        if (!(error instanceof BlobCollectedError) || attempt >= PUT_ATTEMPTS) throw error
-        await this.#blobs.put(message.bytes)
+    const descriptions = new Map<string, MessageDescription>()
+    const describe = (id: string, bytes: Buffer) => {
+      if (!descriptions.has(id) && !this.#c.get('SELECT 1 FROM blobs WHERE blob_id = ?', id)) {
+        descriptions.set(id, describeMessage(bytes))
       }
     }
+    plan.deliveries.forEach((delivery, index) => {
+      const blob = deliveryBlobs[index]
+      if (blob) describe(blob.id, delivery.bytes)
+    })
+    if (plan.queue && queueBlob) describe(queueBlob.id, plan.queue.bytes)
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const result = await this.#c.writeBatched(() => {
+          const deliveries = plan.deliveries.map((delivery, index) => {
+            const blob = deliveryBlobs[index]
+            if (!blob) return []
+            const blobRow = this.#blobRow(blob.id, delivery.bytes, descriptions)
+            return messages.fileMessage(
+              this.#c,
+              blobRow,
+              blob.size,
+              delivery.internalDate,
+              delivery.targets,
+            )
+          })
+          if (!plan.queue || !queueBlob) return { deliveries, queued: null }
+          const blobRow = this.#blobRow(queueBlob.id, plan.queue.bytes, descriptions)
+          const id = queue.insertQueueEntry(this.#c, blobRow, queueBlob.size, plan.queue.entry, now)
+          return { deliveries, queued: queue.readQueueEntry(this.#c, id) }
+        })
+        const results = result.deliveries.flat()
+        for (const delivered of results) this.#feed.notify(delivered.mailboxId)
+        // A blob row whose every target was over quota has no reference: collect it now.
+        if (results.some((delivered) => delivered.status !== 'stored')) this.#collectGarbage()
+        return result
+      } catch (error) {
+        if (!(error instanceof BlobCollectedError) || attempt >= PUT_ATTEMPTS) throw error
+        ;[deliveryBlobs, queueBlob] = await putAll()
+      }
+    }
+  }
+
+  /**
+   * The row of stored bytes, made when missing; the caller holds the write transaction. Bytes
+   * whose row has no reference may have lost their file to the collector since they were put:
+   * BlobCollectedError then makes acceptMessage store them again.
+   */
+  #blobRow(id: string, bytes: Buffer, descriptions: Map<string, MessageDescription>): number {
+    const row = this.#c.get<{ id: number; refcount: number }>(
+      'SELECT id, refcount FROM blobs WHERE blob_id = ?',
+      id,
+    )
+    if (!row || row.refcount === 0) {
+      if (!existsSync(fileBlobPath(this.#blobRoot, id))) throw new BlobCollectedError()
+    }
+    if (row) return row.id
+    let description = descriptions.get(id)
+    if (!description) {
+      description = describeMessage(bytes)
+      descriptions.set(id, description)
+    }
+    return messages.insertBlob(this.#c, id, bytes.length, description)
+  }
+
+  async listQueue(options?: Parameters<Store['listQueue']>[0]) {
+    const { afterId, limit } = queuePage(options)
+    return queue.listQueue(this.#c, afterId, limit)
+  }
+  async getQueueEntry(id: number) {
+    return queue.getQueueEntry(this.#c, id)
+  }
+  async removeQueueEntry(id: number) {
+    this.#c.write(() => queue.removeQueueEntry(this.#c, id))
+    this.#collectGarbage()
   }
   async getMessages(mailboxId: number, uids: Parameters<Store['getMessages']>[1]) {
     return messages.getMessages(this.#c, mailboxId, uids)

@@ -1,0 +1,189 @@
+import type { LocalRecipient } from '../directory/index.ts'
+import type {
+  Account,
+  DeliveryTarget,
+  MailboxId,
+  NewQueueRecipient,
+  QueueEntryId,
+  Store,
+} from '../store/index.ts'
+import type { Logger } from '../util/index.ts'
+import type { Envelope } from './envelope.ts'
+
+/** What became of an accepted message. */
+export interface DeliveryOutcome {
+  /** Mailbox copies stored. */
+  stored: number
+  /** The outbound queue entry holding remote (and deferred local) recipients, if any. */
+  queueId: QueueEntryId | null
+  /** Local accounts whose mailbox was full: queued as deferred, retried by the queue. */
+  deferred: string[]
+}
+
+export interface Delivery {
+  /**
+   * Commits `message` (already carrying its Received header) for every recipient of the
+   * envelope: local accounts get their own copy with Return-Path and Delivered-To in front;
+   * remote recipients go into the outbound queue. Resolves only once everything is durably
+   * committed (DESIGN.md invariant 1); a rejection means nothing was acknowledged.
+   */
+  deliver(envelope: Envelope, message: Buffer): Promise<DeliveryOutcome>
+}
+
+/** Reply text a local recipient over its quota is queued with (RFC 3463 X.2.2 mailbox full). */
+const MAILBOX_FULL = '452 4.2.2 Mailbox full, delivery will be retried'
+
+interface AccountDelivery {
+  account: Account
+  mailboxIds: Set<MailboxId>
+  isOverQuota: boolean
+}
+
+export function createDelivery(store: Store, log: Logger): Delivery {
+  return {
+    async deliver(envelope, message) {
+      // Each account once, however many RCPTs or aliases reached it, and each mailbox of it once
+      // (DESIGN: duplicate delivery through several aliases is suppressed).
+      const accounts = new Map<number, AccountDelivery>()
+      const remote = new Map<string, NewQueueRecipient>()
+      for (const recipient of envelope.recipients) {
+        for (const local of recipient.local) {
+          let entry = accounts.get(local.account.id)
+          if (entry === undefined) {
+            entry = { account: local.account, mailboxIds: new Set(), isOverQuota: false }
+            accounts.set(local.account.id, entry)
+          }
+          entry.mailboxIds.add(await chooseMailbox(store, local))
+        }
+        for (const address of recipient.remote) {
+          if (remote.has(address)) continue
+          remote.set(address, {
+            address,
+            originalRecipient:
+              recipient.originalRecipient ??
+              (address === recipient.address ? null : `rfc822;${recipient.address}`),
+            notify: recipient.notify,
+          })
+        }
+      }
+
+      const received = envelope.sender
+      const deliveries: Array<{ message: { bytes: Buffer }; targets: DeliveryTarget[] }> = []
+      const order: AccountDelivery[] = []
+      for (const entry of accounts.values()) {
+        entry.isOverQuota = await isOverQuota(store, entry.account, message.length)
+        if (entry.isOverQuota) continue
+        deliveries.push({
+          message: { bytes: localCopy(received, entry.account.address, message) },
+          targets: [...entry.mailboxIds].map((mailboxId) => ({ mailboxId })),
+        })
+        order.push(entry)
+      }
+      const deferred = [...accounts.values()].filter((entry) => entry.isOverQuota)
+      const queueRecipients: NewQueueRecipient[] = [
+        ...remote.values(),
+        ...deferred.map((entry) => deferredRecipient(entry.account)),
+      ]
+
+      const result = await store.acceptMessage({
+        deliveries,
+        queue:
+          queueRecipients.length === 0
+            ? null
+            : { message: { bytes: message }, entry: queueEntry(envelope, queueRecipients) },
+      })
+      let stored = 0
+      const lateFull: Account[] = []
+      result.deliveries.forEach((results, index) => {
+        for (const outcome of results) {
+          if (outcome.status === 'stored') stored += 1
+          else if (!lateFull.includes((order[index] as AccountDelivery).account)) {
+            lateFull.push((order[index] as AccountDelivery).account)
+          }
+        }
+      })
+      let queueId = result.queued?.id ?? null
+      // A concurrent delivery filled a mailbox between the check and the commit. The copy is
+      // queued rather than lost; the client has not had its 250 yet, so this still counts.
+      if (lateFull.length > 0) {
+        const late = await store.acceptMessage({
+          deliveries: [],
+          queue: {
+            message: { bytes: message },
+            entry: queueEntry(envelope, lateFull.map(deferredRecipient)),
+          },
+        })
+        queueId ??= late.queued?.id ?? null
+      }
+      const deferredAddresses = [...deferred, ...lateFull.map((account) => ({ account }))].map(
+        (entry) => entry.account.address,
+      )
+      if (deferredAddresses.length > 0) {
+        log.warn(
+          { recipients: deferredAddresses, queueId },
+          'mailbox over quota, message queued for a later retry',
+        )
+      }
+      return { stored, queueId, deferred: deferredAddresses }
+    },
+  }
+}
+
+/**
+ * INBOX, or the mailbox a subaddress tag names when the account has one by that name ("user+lists"
+ * files into "lists" or "Lists"); a tag naming nothing falls back to INBOX, like Dovecot's
+ * lda_mailbox_autocreate = no.
+ */
+async function chooseMailbox(store: Store, local: LocalRecipient): Promise<MailboxId> {
+  const accountId = local.account.id
+  if (local.tag !== null) {
+    const exact = await store.getMailbox(accountId, local.tag)
+    if (exact !== null) return exact.id
+    const folded = local.tag.toLowerCase()
+    const mailboxes = await store.listMailboxes(accountId)
+    const match = mailboxes.find((mailbox) => mailbox.name.toLowerCase() === folded)
+    if (match !== undefined) return match.id
+  }
+  const inbox = await store.getMailbox(accountId, 'INBOX')
+  if (inbox === null) throw new Error(`Account ${local.account.address} has no INBOX`)
+  return inbox.id
+}
+
+/** Whether one more message of `size` octets would pass the account's quota. */
+async function isOverQuota(store: Store, account: Account, size: number): Promise<boolean> {
+  if (account.quota.storage === null && account.quota.messages === null) return false
+  const usage = await store.getQuotaUsage(account.id)
+  const storage = usage.storage.limit !== null && usage.storage.used + size > usage.storage.limit
+  const messages = usage.messages.limit !== null && usage.messages.used + 1 > usage.messages.limit
+  return storage || messages
+}
+
+/**
+ * The copy one account gets: Return-Path (RFC 5321 §4.4: added by the delivering server) and
+ * Delivered-To (the final address, which Postfix and Dovecot also add and use to catch loops).
+ */
+function localCopy(sender: string, address: string, message: Buffer): Buffer {
+  const head = `Return-Path: <${sender}>\r\nDelivered-To: ${address}\r\n`
+  return Buffer.concat([Buffer.from(head, 'utf8'), message])
+}
+
+function deferredRecipient(account: Account): NewQueueRecipient {
+  return {
+    address: account.address,
+    originalRecipient: null,
+    notify: null,
+    lastReply: MAILBOX_FULL,
+  }
+}
+
+function queueEntry(envelope: Envelope, recipients: NewQueueRecipient[]) {
+  return {
+    sender: envelope.sender,
+    recipients,
+    envelopeId: envelope.envelopeId,
+    ret: envelope.ret,
+    body: envelope.body,
+    smtputf8: envelope.smtputf8,
+    submittedBy: envelope.submittedBy,
+  }
+}

@@ -1,0 +1,84 @@
+import type { Envelope } from '../../delivery/index.ts'
+import type { BodyCheck } from '../proto/index.ts'
+import { receivedHeader } from './received-header.ts'
+import type { SmtpSession } from './session.ts'
+import { checkSubmission } from './submission-headers.ts'
+
+/**
+ * The end of DATA or of the last BDAT: checks the body, commits the message for every
+ * recipient, and only then says 250 (DESIGN.md invariant 1). Any failure to commit is a 451:
+ * the client keeps the message and tries again. The transaction is over either way.
+ */
+export async function acceptMessage(
+  session: SmtpSession,
+  body: BodyCheck,
+  readMessage: () => Buffer,
+): Promise<void> {
+  const { deps } = session
+  const transaction = session.transaction
+  session.transaction = null
+  if (transaction === null) return
+  const refusal = session.checkBody(body)
+  if (refusal !== null) {
+    session.log.info({ size: body.size, reason: refusal.lines[0] }, 'message refused')
+    session.send(refusal)
+    return
+  }
+  let message = readMessage()
+  let added = ''
+  if (deps.mode === 'submission' && session.login !== null) {
+    const checked = await checkSubmission(message, session.login, deps.directory, deps.hostname)
+    if ('code' in checked) {
+      session.log.info(
+        { login: session.login.address, reason: checked.lines[0] },
+        'message refused',
+      )
+      session.send(checked)
+      return
+    }
+    added = checked.added
+  }
+  session.messageCount += 1
+  const id = `${session.connection.id}.${session.messageCount}`
+  const recipients = transaction.recipients
+  const received = receivedHeader({
+    helo: session.helo ?? 'unknown',
+    isEsmtp: session.isEsmtp,
+    remoteAddress: session.connection.remoteAddress,
+    hostname: deps.hostname,
+    tls: session.connection.tlsInfo,
+    isAuthenticated: session.login !== null,
+    smtputf8: transaction.params.smtputf8,
+    id,
+    recipient: recipients.length === 1 ? (recipients[0]?.address ?? null) : null,
+    date: new Date(),
+  })
+  message = Buffer.concat([Buffer.from(received + added, 'utf8'), message])
+  const envelope: Envelope = {
+    sender: transaction.sender,
+    recipients,
+    body: transaction.params.body,
+    smtputf8: transaction.params.smtputf8,
+    envelopeId: transaction.params.envelopeId,
+    ret: transaction.params.ret,
+    submittedBy: session.login?.id ?? null,
+  }
+  try {
+    const outcome = await deps.delivery.deliver(envelope, message)
+    session.log.info(
+      {
+        id,
+        from: envelope.sender,
+        to: recipients.map((recipient) => recipient.address),
+        size: message.length,
+        stored: outcome.stored,
+        queueId: outcome.queueId,
+      },
+      'message accepted',
+    )
+    session.reply(250, '2.0.0', `Ok: queued as ${id}`)
+  } catch (error) {
+    session.log.error({ err: error, id }, 'delivery failed; the client will retry')
+    session.reply(451, '4.3.0', 'Temporary failure storing the message, try again later')
+  }
+}

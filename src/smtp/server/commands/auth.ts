@@ -1,0 +1,128 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { createSaslExchange, type SaslStep } from '../../../auth/index.ts'
+import { LineTooLongError } from '../../../net/index.ts'
+import { MAX_AUTH_LINE_OCTETS } from '../../proto/index.ts'
+import type { CommandHandler } from '../command.ts'
+import type { SmtpSession } from '../session.ts'
+
+/**
+ * AUTH (RFC 4954) on the submission listeners, once TLS is on. Challenges go out as "334
+ * base64", "*" cancels, and a final server message (SCRAM's signature) is sent as one more 334
+ * that the client answers with an empty line (§4). Failures are throttled per IP and account.
+ */
+export const auth: CommandHandler<'AUTH'> = async (session, command) => {
+  const { deps, connection } = session
+  if (deps.mode !== 'submission') {
+    session.reply(503, '5.5.1', 'AUTH is only offered on the submission ports')
+    return
+  }
+  if (session.helo === null || !session.isEsmtp) {
+    session.reply(503, '5.5.1', 'Send EHLO first')
+    return
+  }
+  if (!session.isTls) {
+    session.reply(538, '5.7.11', 'Encryption required: send STARTTLS first')
+    return
+  }
+  if (session.login !== null) {
+    session.reply(503, '5.5.1', 'Already authenticated')
+    return
+  }
+  if (session.transaction !== null) {
+    session.reply(503, '5.5.1', 'AUTH is not allowed during a mail transaction')
+    return
+  }
+  const ip = connection.remoteAddress
+  const gate = deps.throttle.check(ip, null)
+  if (!gate.isAllowed) {
+    session.reply(454, '4.7.0', 'Too many authentication failures, try again later')
+    return
+  }
+  const exchange = createSaslExchange(command.mechanism, deps.directory.credentialStore())
+  if (exchange === null) {
+    session.reply(504, '5.5.4', `Mechanism ${command.mechanism} is not supported`)
+    return
+  }
+  let initial: Buffer | null = null
+  if (command.initialResponse !== null) {
+    // "=" is an empty initial response (RFC 4954 §4).
+    initial =
+      command.initialResponse === '=' ? Buffer.alloc(0) : decodeBase64(command.initialResponse)
+    if (initial === null) {
+      session.reply(501, '5.5.2', 'The initial response is not valid base64')
+      return
+    }
+  }
+  let step: SaslStep = await exchange.start(initial)
+  for (;;) {
+    if (step.kind === 'failure') {
+      await fail(session, step)
+      return
+    }
+    if (step.kind === 'success' && step.data === null) break
+    // A challenge, or SCRAM's final message, which the client acknowledges with an empty line.
+    const data = step.kind === 'challenge' ? step.data : (step.data as Buffer)
+    session.reply(334, null, data.toString('base64'))
+    const response = await readResponse(session)
+    if (response === 'closed') {
+      session.isClosing = true
+      return
+    }
+    if (response === 'cancelled') {
+      session.reply(501, '5.0.0', 'Authentication cancelled')
+      return
+    }
+    if (response === null) {
+      session.reply(501, '5.5.2', 'The response is not valid base64')
+      return
+    }
+    if (step.kind === 'success') break
+    step = await exchange.respond(response)
+  }
+  if (step.kind !== 'success') return
+  const account = await deps.store.getAccount(step.login)
+  const locked = deps.throttle.check(ip, step.login)
+  if (account === null || !locked.isAllowed) {
+    session.log.warn({ login: step.login, ip }, 'authentication refused: account locked')
+    session.reply(454, '4.7.0', 'Too many authentication failures, try again later')
+    return
+  }
+  deps.throttle.recordSuccess(step.login)
+  session.login = account
+  session.log.info({ login: account.address, mechanism: exchange.mechanism }, 'authenticated')
+  session.reply(235, '2.7.0', 'Authentication successful')
+}
+
+async function fail(session: SmtpSession, step: Extract<SaslStep, { kind: 'failure' }>) {
+  const ip = session.connection.remoteAddress
+  const delayMs = session.deps.throttle.recordFailure(ip, step.attemptedLogin)
+  session.log.info(
+    { login: step.attemptedLogin, reason: step.reason, delayMs, ip },
+    'authentication failed',
+  )
+  if (delayMs > 0) await sleep(delayMs)
+  if (step.reason === 'malformed') session.reply(501, '5.5.2', step.message)
+  else session.reply(535, '5.7.8', 'Authentication credentials invalid')
+}
+
+/** The client's next SASL line, decoded; 'cancelled' for "*" (RFC 4954 §4). */
+async function readResponse(session: SmtpSession): Promise<Buffer | null | 'cancelled' | 'closed'> {
+  await session.flush()
+  let line: Awaited<ReturnType<SmtpSession['connection']['reader']['readLine']>>
+  try {
+    line = await session.connection.reader.readLine(MAX_AUTH_LINE_OCTETS)
+  } catch (error) {
+    if (error instanceof LineTooLongError) return null
+    throw error
+  }
+  if (line === null) return 'closed'
+  const text = line.bytes.toString('latin1')
+  if (text === '*') return 'cancelled'
+  return decodeBase64(text)
+}
+
+/** Strict base64 (RFC 4648 §4): Node's decoder skips junk, which must not pass for a password. */
+function decodeBase64(text: string): Buffer | null {
+  if (text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return null
+  return Buffer.from(text, 'base64')
+}

@@ -1,0 +1,230 @@
+import { writeFileSync } from 'node:fs'
+import { connect, type Socket } from 'node:net'
+import path from 'node:path'
+import type { TestContext } from 'node:test'
+import { type TLSSocket, connect as tlsConnect } from 'node:tls'
+import { type Config, loadConfig } from '../../src/config/index.ts'
+import { createDirectory, type Directory } from '../../src/directory/index.ts'
+import { type RunningServer, startServer } from '../../src/server/index.ts'
+import type { Store } from '../../src/store/index.ts'
+import { silentLogger } from '../../src/util/index.ts'
+import { getFreePorts } from './free-port.ts'
+import { makeTempDir } from './temp-dir.ts'
+
+export interface SmtpTestServer {
+  server: RunningServer
+  config: Config
+  store: Store
+  directory: Directory
+  ports: { smtp: number; submission: number; submissions: number }
+}
+
+export const ALICE = { address: 'alice@example.test', password: 'alice-secret-1' }
+export const BOB = { address: 'bob@example.test', password: 'bob-secret-1' }
+
+/**
+ * A real Postern (SQLite store in a temp dir) with the three SMTP listeners on free loopback
+ * ports, the domain example.test and the accounts alice and bob. `toml` is appended to the config.
+ */
+export async function startSmtpServer(t: TestContext, toml = ''): Promise<SmtpTestServer> {
+  const dir = makeTempDir(t, 'postern-smtp-')
+  const [smtp = 0, submission = 0, submissions = 0] = await getFreePorts(3)
+  const file = path.join(dir, 'postern.toml')
+  writeFileSync(
+    file,
+    [
+      'hostname = "mx.example.test"',
+      'data_dir = "data"',
+      'shutdown_grace_ms = 200',
+      '[listen]',
+      `smtp = "127.0.0.1:${smtp}"`,
+      `submission = "127.0.0.1:${submission}"`,
+      `submissions = "127.0.0.1:${submissions}"`,
+      toml,
+    ].join('\n'),
+  )
+  const config = loadConfig({ path: file })
+  const server = await startServer(config, { log: silentLogger })
+  t.after(() => server.stop())
+  const directory = createDirectory(server.store)
+  await directory.addDomain('example.test')
+  await directory.addUser(ALICE.address, ALICE.password)
+  await directory.addUser(BOB.address, BOB.password)
+  return {
+    server,
+    config,
+    store: server.store,
+    directory,
+    ports: { smtp, submission, submissions },
+  }
+}
+
+/** One SMTP reply: its code and its lines' text (without code, separator or CRLF). */
+export interface SmtpReply {
+  code: number
+  lines: string[]
+  /** The reply exactly as received. */
+  raw: string
+}
+
+/**
+ * A deliberately plain SMTP client for transcript tests: it sends exactly what it is told and
+ * reads replies one at a time, so tests can pipeline, split or malform commands at will.
+ */
+export class SmtpTestClient {
+  socket: Socket | TLSSocket
+  #buffer = ''
+  #waiters: Array<() => void> = []
+  #isClosed = false
+
+  private constructor(socket: Socket | TLSSocket) {
+    this.socket = socket
+    this.#listen(socket)
+  }
+
+  static async connect(t: TestContext, port: number, options: { tls?: boolean } = {}) {
+    const socket = options.tls
+      ? tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false })
+      : connect(port, '127.0.0.1')
+    await new Promise<void>((resolve, reject) => {
+      socket.once(options.tls ? 'secureConnect' : 'connect', () => resolve())
+      socket.once('error', reject)
+    })
+    const client = new SmtpTestClient(socket)
+    t.after(() => client.socket.destroy())
+    return client
+  }
+
+  get isClosed(): boolean {
+    return this.#isClosed
+  }
+
+  write(data: string | Buffer): void {
+    this.socket.write(data)
+  }
+
+  /** Sends one command line (CRLF added) and reads its reply. */
+  async command(line: string): Promise<SmtpReply> {
+    this.write(`${line}\r\n`)
+    return this.read()
+  }
+
+  /** Reads the next complete reply; rejects if the connection closes first. */
+  async read(timeoutMs = 10_000): Promise<SmtpReply> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const parsed = this.#takeReply()
+      if (parsed !== null) return parsed
+      if (this.#isClosed)
+        throw new Error(`connection closed; unread: ${JSON.stringify(this.#buffer)}`)
+      const left = deadline - Date.now()
+      if (left <= 0)
+        throw new Error(`no reply within ${timeoutMs} ms; got ${JSON.stringify(this.#buffer)}`)
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left)
+        this.#waiters.push(() => {
+          clearTimeout(timer)
+          resolve()
+        })
+      })
+    }
+  }
+
+  /** Resolves once the server has closed the connection. */
+  async closed(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while (!this.#isClosed) {
+      if (Date.now() > deadline) throw new Error('connection still open')
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 50)
+        this.#waiters.push(() => {
+          clearTimeout(timer)
+          resolve()
+        })
+      })
+    }
+  }
+
+  /** EHLO, and the extension keywords it listed. */
+  async ehlo(name = 'client.example.org'): Promise<string[]> {
+    const reply = await this.command(`EHLO ${name}`)
+    if (reply.code !== 250) throw new Error(`EHLO failed: ${reply.raw}`)
+    return reply.lines.slice(1)
+  }
+
+  async startTls(): Promise<void> {
+    const reply = await this.command('STARTTLS')
+    if (reply.code !== 220) throw new Error(`STARTTLS failed: ${reply.raw}`)
+    const plain = this.socket
+    plain.removeAllListeners('data')
+    const secure = tlsConnect({ socket: plain, rejectUnauthorized: false })
+    await new Promise<void>((resolve, reject) => {
+      secure.once('secureConnect', () => resolve())
+      secure.once('error', reject)
+    })
+    this.socket = secure
+    this.#listen(secure)
+  }
+
+  /** STARTTLS (unless already on TLS), EHLO and AUTH PLAIN. */
+  async login(user: { address: string; password: string }): Promise<void> {
+    if (!('encrypted' in this.socket)) {
+      await this.ehlo()
+      await this.startTls()
+    }
+    await this.ehlo()
+    const token = Buffer.from(`\0${user.address}\0${user.password}`).toString('base64')
+    const reply = await this.command(`AUTH PLAIN ${token}`)
+    if (reply.code !== 235) throw new Error(`AUTH failed: ${reply.raw}`)
+  }
+
+  /** MAIL, RCPTs, DATA with `message` (dot-stuffed here); the final reply. */
+  async send(from: string, to: string[], message: string): Promise<SmtpReply> {
+    const mail = await this.command(`MAIL FROM:<${from}>`)
+    if (mail.code !== 250) return mail
+    let accepted = 0
+    for (const recipient of to) {
+      if ((await this.command(`RCPT TO:<${recipient}>`)).code === 250) accepted += 1
+    }
+    const data = await this.command('DATA')
+    if (data.code !== 354) return data
+    if (accepted === 0) throw new Error('DATA accepted without recipients')
+    const body = message.replace(/\r?\n/g, '\r\n').replace(/^\./gm, '..')
+    this.write(`${body}${body.endsWith('\r\n') ? '' : '\r\n'}.\r\n`)
+    return this.read()
+  }
+
+  #listen(socket: Socket | TLSSocket): void {
+    socket.setEncoding('utf8')
+    socket.on('data', (chunk: string) => {
+      this.#buffer += chunk
+      this.#wake()
+    })
+    socket.on('close', () => {
+      this.#isClosed = true
+      this.#wake()
+    })
+    socket.on('error', () => {})
+  }
+
+  #wake(): void {
+    for (const wake of this.#waiters.splice(0)) wake()
+  }
+
+  #takeReply(): SmtpReply | null {
+    const lines: string[] = []
+    let offset = 0
+    for (;;) {
+      const end = this.#buffer.indexOf('\r\n', offset)
+      if (end < 0) return null
+      const line = this.#buffer.slice(offset, end)
+      offset = end + 2
+      lines.push(line.slice(4))
+      if (line[3] !== '-') {
+        const raw = this.#buffer.slice(0, offset)
+        this.#buffer = this.#buffer.slice(offset)
+        return { code: Number(line.slice(0, 3)), lines, raw }
+      }
+    }
+  }
+}
