@@ -199,7 +199,7 @@ test('migrate status|up [--dry-run], and a schema newer than this Postern refuse
   assert.equal(fresh.code, 0)
   assert.match(
     fresh.out,
-    /^store: sqlite in .*\nschema version 0 \(this Postern knows 2\): 2 migrations pending\n {2}1 {2}accounts.*\n {2}2 {2}outbound queue/,
+    /^store: sqlite in .*\nschema version 0 \(this Postern knows 3\): 3 migrations pending\n {2}1 {2}accounts.*\n {2}2 {2}outbound queue.*\n {2}3 {2}search text indexed after delivery/,
   )
   const dry = await run(['migrate', 'up', '--dry-run'])
   assert.match(dry.out, /^would apply:\n {2}1 {2}/)
@@ -210,20 +210,20 @@ test('migrate status|up [--dry-run], and a schema newer than this Postern refuse
   )
   const up = await run(['migrate', 'up'])
   assert.equal(up.code, 0)
-  assert.match(up.out, /schema version 2 \(this Postern knows 2\): up to date\n$/)
+  assert.match(up.out, /schema version 3 \(this Postern knows 3\): up to date\n$/)
   assert.match((await run(['migrate', 'up'])).out, /^nothing to apply: /)
 
-  // A store left at version 1 (before the outbound queue): one step pending, then applied.
+  // A store left at version 1 (before the outbound queue): two steps pending, then applied.
   const database = new DatabaseSync(path.join(dataDir, 'store.sqlite'))
   database.exec(`DROP TABLE queue_recipients; DROP TABLE queue_entries;
-    UPDATE meta SET value = 1 WHERE key = 'schema_version'`)
+    DROP TABLE blob_text_pending; UPDATE meta SET value = 1 WHERE key = 'schema_version'`)
   assert.match(
     (await run(['migrate', 'status'])).out,
-    /schema version 1 \(this Postern knows 2\): 1 migration pending\n {2}2 {2}outbound queue/,
+    /schema version 1 \(this Postern knows 3\): 2 migrations pending\n {2}2 {2}outbound queue.*\n {2}3 {2}search text/,
   )
   assert.match(
     (await run(['migrate', 'up'])).out,
-    /schema version 2 \(this Postern knows 2\): up to date\n$/,
+    /schema version 3 \(this Postern knows 3\): up to date\n$/,
   )
   database.exec("UPDATE meta SET value = 99 WHERE key = 'schema_version'")
   database.close()
@@ -231,5 +231,5 @@ test('migrate status|up [--dry-run], and a schema newer than this Postern refuse
   assert.equal((await run(['migrate', 'up'])).code, 1)
   const refused = await run(['domain', 'list'])
   assert.equal(refused.code, 1)
-  assert.match(refused.err, /schema is version 99, newer than this Postern knows \(2\)/)
+  assert.match(refused.err, /schema is version 99, newer than this Postern knows \(3\)/)
 })

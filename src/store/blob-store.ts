@@ -20,6 +20,8 @@ export interface BlobStore {
   has(id: BlobId): Promise<boolean>
   /** Removes the blob; removing one that is not there is not an error. */
   delete(id: BlobId): Promise<void>
+  /** Releases what the store holds open (file descriptors); no call may follow. */
+  close?(): Promise<void>
 }
 
 export class BlobNotFoundError extends Error {

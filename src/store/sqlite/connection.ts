@@ -3,6 +3,12 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlit
 export type Row = Record<string, SQLInputValue>
 
 /**
+ * How long a batch of writes may wait for the others on their way before it commits. A few
+ * milliseconds of latency buy one fsync for many deliveries; an idle server commits at once.
+ */
+const BATCH_HOLD_MS = 4
+
+/**
  * One SQLite connection with a statement cache and synchronous transactions. A transaction's
  * function must not await: the connection is shared by every caller in the process, so any
  * await inside BEGIN…COMMIT would let another caller's statements run inside it.
@@ -80,8 +86,53 @@ export class Connection {
   writeBatched<T>(work: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#batch.push({ work, resolve: resolve as (value: unknown) => void, reject })
-      if (this.#batch.length === 1) setImmediate(() => this.#commitBatch())
+      if (this.#batch.length === 1) {
+        this.#batchStarted = performance.now()
+        setImmediate(() => this.#commitWhenReady())
+      }
     })
+  }
+
+  /**
+   * Tells the batcher how many batched writes are on their way (their files still being
+   * written). A batch waits for them, up to BATCH_HOLD_MS, so that concurrent deliveries share a
+   * commit instead of each paying for its own.
+   */
+  expectBatchedWrite(delta: 1 | -1): void {
+    this.#expectedWrites += delta
+  }
+
+  #expectedWrites = 0
+  #batchStarted = 0
+
+  readonly #tables = new Map<string, boolean>()
+
+  /** Whether the schema has this table (asked once per connection; migrations only add). */
+  hasTable(name: string): boolean {
+    let found = this.#tables.get(name)
+    if (found === undefined) {
+      found =
+        this.get("SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = ?", name) !==
+        undefined
+      // Only a present table is remembered: one missing now may come with a migration.
+      if (found) this.#tables.set(name, true)
+    }
+    return found
+  }
+
+  /** Whether batched writes are waiting or on their way: background work should wait. */
+  get hasBatchedWrites(): boolean {
+    return this.#expectedWrites > 0 || this.#batch.length > 0
+  }
+
+  #commitWhenReady(): void {
+    if (this.#batch.length === 0) return
+    const waited = performance.now() - this.#batchStarted
+    if (this.#expectedWrites > 0 && waited < BATCH_HOLD_MS) {
+      setTimeout(() => this.#commitWhenReady(), 1)
+      return
+    }
+    this.#commitBatch()
   }
 
   #batch: Array<{

@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { createReadStream } from 'node:fs'
-import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises'
+import { close, createReadStream, fsync, open as openCallback, rename, write } from 'node:fs'
+import { mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises'
 import path from 'node:path'
+import { promisify } from 'node:util'
 import { type BlobId, BlobNotFoundError, type BlobStore, isBlobId } from '../index.ts'
 
 /**
@@ -29,38 +30,52 @@ export async function openFileBlobStore(root: string): Promise<BlobStore> {
     return fileBlobPath(root, id)
   }
 
+  // One open descriptor per shard folder, to fsync after a rename: a put on the delivery path
+  // makes six file-system calls (open, write, fsync, close, rename, fsync) and no more.
+  const shardFolders = new Map<string, number>()
+  const shardFolder = async (folder: string): Promise<number> => {
+    let fd = shardFolders.get(folder)
+    if (fd === undefined) {
+      fd = await openAsync(folder, 'r')
+      const raced = shardFolders.get(folder)
+      if (raced !== undefined) {
+        await closeAsync(fd)
+        return raced
+      }
+      shardFolders.set(folder, fd)
+    }
+    return fd
+  }
+
   const store: BlobStore = {
     async put(source) {
       const temporary = path.join(temporaryDir, randomBytes(12).toString('hex'))
       const hash = createHash('sha256')
       let size = 0
-      const file = await open(temporary, 'wx', 0o600)
+      const fd = await openAsync(temporary, 'wx', 0o600)
       try {
         const chunks = source instanceof Uint8Array ? [source] : source
         for await (const chunk of chunks) {
           hash.update(chunk)
           size += chunk.length
-          await file.write(chunk)
+          for (let offset = 0; offset < chunk.length; ) {
+            offset += await writeAsync(fd, chunk, offset, chunk.length - offset)
+          }
         }
-        await file.sync()
+        await fsyncAsync(fd)
       } catch (error) {
-        await file.close()
+        await closeAsync(fd)
         await unlink(temporary).catch(() => {})
         throw error
       }
-      await file.close()
+      await closeAsync(fd)
       const id = hash.digest('hex')
       const target = pathOf(id)
-      const folder = path.dirname(target)
-      if (await exists(target)) {
-        // The same octets are already stored: keep those. Another put may have renamed them
-        // into place a moment ago without having synced the folder yet, so sync it here too.
-        await unlink(temporary)
-        await syncDirectory(folder)
-        return { id, size }
-      }
-      await rename(temporary, target)
-      await syncDirectory(folder)
+      // When the same octets are already stored, the rename replaces them with themselves: the
+      // name never points at anything but whole, synced bytes. The folder is synced either way,
+      // since another put may have renamed them into place without having synced it yet.
+      await renameAsync(temporary, target)
+      await fsyncAsync(await shardFolder(path.dirname(target)))
       return { id, size }
     },
 
@@ -85,6 +100,12 @@ export async function openFileBlobStore(root: string): Promise<BlobStore> {
       return isBlobId(id) && exists(pathOf(id))
     },
 
+    async close() {
+      const open = [...shardFolders.values()]
+      shardFolders.clear()
+      await Promise.all(open.map((fd) => closeAsync(fd)))
+    },
+
     async delete(id) {
       if (!isBlobId(id)) return
       await unlink(pathOf(id)).catch((error: NodeJS.ErrnoException) => {
@@ -94,6 +115,17 @@ export async function openFileBlobStore(root: string): Promise<BlobStore> {
   }
   return store
 }
+
+const openAsync = promisify(openCallback)
+const closeAsync = promisify(close)
+const fsyncAsync = promisify(fsync)
+const renameAsync = promisify(rename)
+const writeAsync = (fd: number, buffer: Uint8Array, offset: number, length: number) =>
+  new Promise<number>((resolve, reject) =>
+    write(fd, buffer, offset, length, null, (error, written) =>
+      error ? reject(error) : resolve(written),
+    ),
+  )
 
 /** Where the blob with this id lives under root (which may not hold it). */
 export function fileBlobPath(root: string, id: BlobId): string {

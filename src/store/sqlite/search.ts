@@ -40,19 +40,34 @@ export function searchText(
   const select = `SELECT m.uid, t.headers, t.body FROM messages m
     JOIN blob_text t ON t.rowid = m.blob
     WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ?`
+  // Text not indexed yet is a candidate whatever the query; the check below decides.
+  const pending = c.hasTable('blob_text_pending')
+    ? `UNION ALL SELECT m.uid, p.headers, p.body FROM messages m
+       JOIN blob_text_pending p ON p.id = m.blob
+       WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ?`
+    : ''
+  const pendingParams = (low: number, high: number) =>
+    pending === '' ? [] : [mailboxId, low, high]
   return c.read(() => {
     const uids: number[] = []
     for (const [low, high] of limits) {
       const rows =
         terms.length === 0
-          ? c.all(`${select} ORDER BY m.uid`, mailboxId, low, high)
+          ? c.all(
+              `${select} ${pending} ORDER BY 1`,
+              mailboxId,
+              low,
+              high,
+              ...pendingParams(low, high),
+            )
           : c.all(
               `${select} AND m.blob IN (SELECT rowid FROM blob_text WHERE blob_text MATCH ?)
-               ORDER BY m.uid`,
+               ${pending} ORDER BY 1`,
               mailboxId,
               low,
               high,
               terms.join(' AND '),
+              ...pendingParams(low, high),
             )
       for (const row of rows) {
         const headers = String(row.headers)

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import path from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
 import { test } from 'node:test'
 import { setTimeout } from 'node:timers/promises'
 import { makeTempDir } from '../../../test/support/temp-dir.ts'
+import { CREDENTIALS, deliverOne, message } from '../contract/fixtures.ts'
 import { describeStoreContract } from '../contract/index.ts'
 import { checkQueueAfterUpgrade, fillStore, readContents } from '../contract/upgrade.ts'
 import { type Migration, SchemaVersionError, type Store } from '../index.ts'
@@ -130,16 +132,93 @@ test('version 1 to 2 adds the outbound queue to a populated store and changes no
   const before = await readContents(old)
   await old.close()
 
-  await assert.rejects(openSqliteStore({ dataDir }), /version 1 and this Postern needs version 2/)
-  assert.deepEqual(sqliteSchemaStatus(dataDir), {
+  const v2 = SQLITE_MIGRATIONS.slice(0, 2)
+  await assert.rejects(
+    openSqliteStore({ dataDir, migrations: v2 }),
+    /version 1 and this Postern needs version 2/,
+  )
+  assert.deepEqual(sqliteSchemaStatus(dataDir, v2), {
     current: 1,
     latest: 2,
     pending: [{ version: 2, description: 'outbound queue: entries, recipients, blob references' }],
   })
-  assert.deepEqual(migrateSqliteStore(dataDir), { current: 2, latest: 2, pending: [] })
-  assert.deepEqual(sqliteSchemaStatus(dataDir), { current: 2, latest: 2, pending: [] })
-  const store = await openSqliteStore({ dataDir })
+  assert.deepEqual(migrateSqliteStore(dataDir, { migrations: v2 }), {
+    current: 2,
+    latest: 2,
+    pending: [],
+  })
+  assert.deepEqual(sqliteSchemaStatus(dataDir, v2), { current: 2, latest: 2, pending: [] })
+  const store = await openSqliteStore({ dataDir, migrations: v2 })
   t.after(() => store.close())
   assert.deepEqual(await readContents(store), before)
   await checkQueueAfterUpgrade(store)
+})
+
+test('version 2 to 3 keeps indexed text searchable and indexes new text after delivery', async (t) => {
+  const dataDir = makeTempDir(t)
+  const old = await openSqliteStore({ dataDir, migrations: SQLITE_MIGRATIONS.slice(0, 2) })
+  await fillStore(old)
+  const before = await readContents(old)
+  const account = (await old.listAccounts())[0]
+  const inbox = (await old.getMailbox(account?.id ?? 0, 'INBOX'))?.id ?? 0
+  const oldHits = await old.searchText(inbox, [{ field: 'text', value: 'e' }])
+  await old.close()
+
+  await assert.rejects(openSqliteStore({ dataDir }), /version 2 and this Postern needs version 3/)
+  assert.deepEqual(migrateSqliteStore(dataDir), { current: 3, latest: 3, pending: [] })
+  const store = await openSqliteStore({ dataDir })
+  t.after(() => store.close())
+  assert.deepEqual(await readContents(store), before)
+  assert.deepEqual(await store.searchText(inbox, [{ field: 'text', value: 'e' }]), oldHits)
+  const uid = await deliverOne(store, inbox, message('after the upgrade', 'a fresh quokka'))
+  assert.deepEqual(await store.searchText(inbox, [{ field: 'body', value: 'QUOKKA' }]), [uid])
+})
+
+test('search text is indexed after delivery, in the background, and searched before and after', async (t) => {
+  const dataDir = makeTempDir(t)
+  const pendingCount = () => {
+    const db = new DatabaseSync(path.join(dataDir, 'store.sqlite'))
+    try {
+      return Number(
+        (db.prepare('SELECT count(*) AS n FROM blob_text_pending').get() as { n: number }).n,
+      )
+    } finally {
+      db.close()
+    }
+  }
+  // A short-lived opener (as the admin commands are) leaves the indexing to the server.
+  const first = await openSqliteStore({ dataDir, orphanAgeMs: null })
+  await first.addDomain('example.test')
+  const account = await first.addAccount({
+    address: 'a@example.test',
+    domain: 'example.test',
+    credentials: CREDENTIALS,
+  })
+  const inbox = (await first.getMailbox(account.id, 'INBOX'))?.id ?? 0
+  const uids: number[] = []
+  for (let i = 0; i < 40; i += 1) {
+    uids.push(
+      await deliverOne(first, inbox, message(`note ${i}`, i % 2 === 0 ? 'even zebra' : 'odd yak')),
+    )
+  }
+  assert.equal(pendingCount(), 40)
+  const zebras = uids.filter((_, i) => i % 2 === 0)
+  assert.deepEqual(await first.searchText(inbox, [{ field: 'body', value: 'ZEBRA' }]), zebras)
+  assert.deepEqual(await first.searchText(inbox, [{ field: 'subject', value: 'note 7' }]), [
+    uids[7],
+  ])
+  await first.close()
+
+  const server = await openSqliteStore({ dataDir })
+  t.after(() => server.close())
+  for (let i = 0; i < 200 && pendingCount() > 0; i += 1) await setTimeout(25)
+  assert.equal(pendingCount(), 0, 'the long-lived opener indexed everything')
+  assert.deepEqual(await server.searchText(inbox, [{ field: 'body', value: 'ZEBRA' }]), zebras)
+  assert.deepEqual(
+    await server.searchText(inbox, [{ field: 'text', value: 'yak' }]),
+    uids.filter((_, i) => i % 2 === 1),
+  )
+  assert.deepEqual(await server.searchText(inbox, [{ field: 'subject', value: 'note 7' }]), [
+    uids[7],
+  ])
 })

@@ -28,6 +28,9 @@ import * as messages from './message-rows.ts'
 import * as queue from './queue-rows.ts'
 import { MIGRATIONS, migrate, prepareSchema, schemaStatus } from './schema.ts'
 import { searchText } from './search.ts'
+import { TextIndexer } from './text-index.ts'
+
+type PutResult = Awaited<ReturnType<BlobStore['put']>>
 
 export interface SqliteStoreOptions {
   /** Holds store.sqlite and the blobs/ folder. */
@@ -120,6 +123,7 @@ class SqliteStore implements Store {
   #dataVersion: number
   #isClosed = false
   readonly #orphanSweep: Promise<void>
+  readonly #textIndexer: TextIndexer | null
   readonly #onOrphan: (blobId: string) => void
 
   constructor(c: Connection, blobs: BlobStore, blobRoot: string, options: SqliteStoreOptions) {
@@ -142,6 +146,10 @@ class SqliteStore implements Store {
       orphanAgeMs === null
         ? Promise.resolve()
         : this.#sweepOrphans(orphanAgeMs).catch((error: unknown) => this.#onError(error))
+    // Short-lived openers leave indexing to the server; text waiting for it is searched anyway.
+    this.#textIndexer =
+      orphanAgeMs === null ? null : new TextIndexer(c, () => c.hasBatchedWrites, this.#onError)
+    this.#textIndexer?.schedule()
   }
 
   /**
@@ -204,6 +212,7 @@ class SqliteStore implements Store {
       for (const { id, blob_id } of garbage) {
         removeFile(fileBlobPath(this.#blobRoot, blob_id))
         this.#c.run('DELETE FROM blob_text WHERE rowid = ?', id)
+        this.#c.run('DELETE FROM blob_text_pending WHERE id = ?', id)
         this.#c.run('DELETE FROM blobs WHERE id = ?', id)
       }
       return garbage.length === limit
@@ -354,6 +363,27 @@ class SqliteStore implements Store {
         ),
         plan.queue && this.#blobs.put(plan.queue.bytes),
       ])
+    // The commit this delivery will join waits for it while its files are written.
+    this.#c.expectBatchedWrite(1)
+    let isExpected = true
+    const arrived = () => {
+      if (isExpected) this.#c.expectBatchedWrite(-1)
+      isExpected = false
+    }
+    try {
+      return await this.#accept(plan, now, putAll, arrived)
+    } finally {
+      arrived()
+    }
+  }
+
+  /** The accept itself, once acceptMessage has registered it with the commit batcher. */
+  async #accept(
+    plan: ReturnType<typeof planAccept>,
+    now: number,
+    putAll: () => Promise<[Array<PutResult | null>, PutResult | null]>,
+    arrived: () => void,
+  ): Promise<AcceptResult> {
     let [deliveryBlobs, queueBlob] = await putAll()
     // Parsing happens outside the write lock, unless another writer removed the row meanwhile.
     const descriptions = new Map<string, MessageDescription>()
@@ -369,7 +399,7 @@ class SqliteStore implements Store {
     if (plan.queue && queueBlob) describe(queueBlob.id, plan.queue.bytes)
     for (let attempt = 1; ; attempt += 1) {
       try {
-        const result = await this.#c.writeBatched(() => {
+        const committed = this.#c.writeBatched(() => {
           const deliveries = plan.deliveries.map((delivery, index) => {
             const blob = deliveryBlobs[index]
             if (!blob) return []
@@ -387,8 +417,11 @@ class SqliteStore implements Store {
           const id = queue.insertQueueEntry(this.#c, blobRow, queueBlob.size, plan.queue.entry, now)
           return { deliveries, queued: queue.readQueueEntry(this.#c, id) }
         })
+        arrived()
+        const result = await committed
         const results = result.deliveries.flat()
         for (const delivered of results) this.#feed.notify(delivered.mailboxId)
+        this.#textIndexer?.schedule()
         // A blob row whose every target was over quota has no reference: collect it now.
         if (results.some((delivered) => delivered.status !== 'stored')) this.#collectGarbage()
         return result
@@ -507,9 +540,11 @@ class SqliteStore implements Store {
     if (this.#isClosed) return
     this.#isClosed = true
     clearInterval(this.#poll)
+    this.#textIndexer?.close()
     await this.#orphanSweep
     this.#feed.close()
     this.#c.close()
+    await this.#blobs.close?.()
   }
 }
 

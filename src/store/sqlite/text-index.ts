@@ -1,0 +1,92 @@
+import type { Connection } from './connection.ts'
+
+/** Messages whose text is indexed per write transaction: short, so deliveries never wait long. */
+const INDEX_BATCH = 16
+
+/** How often a busy store looks again for a quiet moment to index in. */
+const RETRY_MS = 20
+
+/**
+ * Pending text past which indexing goes on even while deliveries keep coming, so that under
+ * sustained load the index keeps up instead of falling ever further behind.
+ */
+const MAX_PENDING_BEFORE_FORCING = 2000
+
+/**
+ * Moves search text from blob_text_pending into the trigram index (blob_text) in the background,
+ * a few messages per transaction, when no delivery is waiting for the database. Deliveries only
+ * write the plain text, which is what lets a 100 KB message be received at the speed of its
+ * bytes rather than of its trigrams. Nothing is lost if the process dies: pending text stays in
+ * the table and the next opener indexes it.
+ */
+export class TextIndexer {
+  readonly #c: Connection
+  readonly #isBusy: () => boolean
+  readonly #onError: (error: unknown) => void
+  #timer: NodeJS.Timeout | null = null
+  #isClosed = false
+
+  constructor(c: Connection, isBusy: () => boolean, onError: (error: unknown) => void) {
+    this.#c = c
+    this.#isBusy = isBusy
+    this.#onError = onError
+  }
+
+  /** Asks for a pass soon (after a delivery, and at open). */
+  schedule(delayMs = RETRY_MS): void {
+    if (this.#timer !== null || this.#isClosed) return
+    this.#timer = setTimeout(() => {
+      this.#timer = null
+      this.#pass()
+    }, delayMs)
+    this.#timer.unref()
+  }
+
+  close(): void {
+    this.#isClosed = true
+    if (this.#timer !== null) clearTimeout(this.#timer)
+    this.#timer = null
+  }
+
+  #pass(): void {
+    // A database from before schema version 3 indexes at delivery (see insertBlob).
+    if (this.#isClosed || !this.#c.hasTable('blob_text_pending')) return
+    try {
+      const isBusy = this.#isBusy()
+      if (isBusy && this.#pendingCount() < MAX_PENDING_BEFORE_FORCING) {
+        this.schedule()
+        return
+      }
+      // While deliveries keep coming, one batch per pause: the index catches up at its own pace
+      // without taking the turns deliveries need. Once they stop, it runs flat out.
+      if (this.#indexBatch()) this.schedule(isBusy ? RETRY_MS : 0)
+    } catch (error) {
+      this.#onError(error)
+      this.schedule(1000)
+    }
+  }
+
+  #pendingCount(): number {
+    return Number(this.#c.get<{ n: number }>('SELECT count(*) AS n FROM blob_text_pending')?.n ?? 0)
+  }
+
+  /** Indexes one batch; true when there may be more. */
+  #indexBatch(): boolean {
+    return this.#c.write(() => {
+      const rows = this.#c.all<{ id: number; headers: string; body: string }>(
+        'SELECT id, headers, body FROM blob_text_pending ORDER BY id LIMIT ?',
+        INDEX_BATCH,
+      )
+      for (const row of rows) {
+        this.#c.run(
+          'INSERT INTO blob_text (rowid, headers, body) VALUES (?, ?, ?)',
+          row.id,
+          row.headers,
+          row.body,
+        )
+        this.#c.run('DELETE FROM blob_text_pending WHERE id = ?', row.id)
+      }
+      return rows.length === INDEX_BATCH
+    })
+  }
+}
