@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
-import { createHash, createHmac, pbkdf2Sync } from 'node:crypto'
 import { type TestContext, test } from 'node:test'
+import { clientProof } from '../../test/support/scram-client.ts'
 import { makeTempDir } from '../../test/support/temp-dir.ts'
 import {
   createSaslExchange,
@@ -68,22 +68,9 @@ async function scramLogin(credentials: SaslCredentialStore, user: string, passwo
   const first = await exchange.start(Buffer.from(`n,,${clientFirstBare}`))
   assert.equal(first.kind, 'challenge')
   const serverFirst = first.kind === 'challenge' ? first.data.toString() : ''
-  const fields = Object.fromEntries(serverFirst.split(',').map((f) => [f[0], f.slice(2)]))
-  const salted = pbkdf2Sync(
-    password,
-    Buffer.from(fields.s ?? '', 'base64'),
-    Number(fields.i),
-    32,
-    'sha256',
-  )
-  const clientKey = createHmac('sha256', salted).update('Client Key').digest()
-  const storedKey = createHash('sha256').update(clientKey).digest()
-  const withoutProof = `c=biws,r=${fields.r}`
-  const signature = createHmac('sha256', storedKey)
-    .update(`${clientFirstBare},${serverFirst},${withoutProof}`)
-    .digest()
-  const proof = Buffer.from(clientKey.map((byte, i) => byte ^ (signature[i] ?? 0)))
-  return exchange.respond(Buffer.from(`${withoutProof},p=${proof.toString('base64')}`))
+  const withoutProof = `c=biws,r=${serverFirst.split(',')[0]?.slice(2)}`
+  const proof = clientProof(password, serverFirst, clientFirstBare, withoutProof)
+  return exchange.respond(Buffer.from(`${withoutProof},p=${proof}`))
 }
 
 test('SCRAM-SHA-256 logs in with the secrets addUser stored', async (t) => {

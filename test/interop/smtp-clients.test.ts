@@ -38,6 +38,24 @@ async function bobReceived(store: Parameters<typeof mailboxMessages>[0], subject
   return found
 }
 
+/**
+ * Runs swaks against 127.0.0.1:port from `from` to `to`, with the message in `file` (or swaks's
+ * own test message) and any extra options; rejects with swaks's exit code on failure.
+ */
+function swaks(port: number, from: string, to: string, file: string | null, extra: string[] = []) {
+  const data = file === null ? [] : ['--data', `@${file}`]
+  const envelope = ['--from', from, '--to', to]
+  return run('swaks', [
+    '--server',
+    `127.0.0.1:${port}`,
+    ...extra,
+    ...envelope,
+    ...data,
+    '--silent',
+    '2',
+  ])
+}
+
 const SMTPLIB = `
 import smtplib, ssl, sys
 mode, port, user, password, path = sys.argv[1:6]
@@ -82,9 +100,7 @@ test('swaks: AUTH over STARTTLS with pipelining, and the MX listener', async (t)
   const file = path.join(dir, 'swaks.eml')
   // swaks ends the data with CRLF "." CRLF itself, so the file leaves out the last CRLF.
   writeFileSync(file, message('swaks submission').slice(0, -2))
-  await run('swaks', [
-    '--server',
-    `127.0.0.1:${ports.submission}`,
+  await swaks(ports.submission, ALICE.address, BOB.address, file, [
     '--tls',
     '--auth',
     'PLAIN',
@@ -93,44 +109,18 @@ test('swaks: AUTH over STARTTLS with pipelining, and the MX listener', async (t)
     '--auth-password',
     ALICE.password,
     '--pipeline',
-    '--from',
-    ALICE.address,
-    '--to',
-    BOB.address,
-    '--data',
-    `@${file}`,
-    '--silent',
-    '2',
   ])
   assert.equal(
     withoutTrace(await bobReceived(store, 'swaks submission')).toString(),
     message('swaks submission'),
   )
   writeFileSync(file, message('swaks mx').slice(0, -2))
-  await run('swaks', [
-    '--server',
-    `127.0.0.1:${ports.smtp}`,
-    '--from',
-    'someone@remote.test',
-    '--to',
-    BOB.address,
-    '--data',
-    `@${file}`,
-    '--silent',
-    '2',
-  ])
+  await swaks(ports.smtp, 'someone@remote.test', BOB.address, file)
   assert.equal(withoutTrace(await bobReceived(store, 'swaks mx')).toString(), message('swaks mx'))
   // swaks reports a refused relay as a failure (exit code 24: RCPT refused).
-  const relay = await run('swaks', [
-    '--server',
-    `127.0.0.1:${ports.smtp}`,
-    '--from',
-    'someone@remote.test',
-    '--to',
-    'victim@remote.test',
-    '--silent',
-    '2',
-  ]).catch((error: { code: number; stderr: string }) => error)
+  const relay = await swaks(ports.smtp, 'someone@remote.test', 'victim@remote.test', null).catch(
+    (error: { code: number; stderr: string }) => error,
+  )
   assert.ok('code' in relay && relay.code === 24, JSON.stringify(relay))
 })
 
@@ -214,18 +204,7 @@ test('Postfix relays into Postern over SMTP with STARTTLS', {
   const dir = makeTempDir(t)
   const file = path.join(dir, 'postfix.eml')
   writeFileSync(file, message('via postfix').slice(0, -2))
-  await run('swaks', [
-    '--server',
-    `127.0.0.1:${postfix.port}`,
-    '--from',
-    'someone@remote.test',
-    '--to',
-    BOB.address,
-    '--data',
-    `@${file}`,
-    '--silent',
-    '2',
-  ])
+  await swaks(postfix.port, 'someone@remote.test', BOB.address, file)
   await postfix.waitForEmptyQueue(30_000).catch((error) => {
     throw new Error(`${(error as Error).message}\n${postfix.logTail()}`)
   })
