@@ -218,3 +218,17 @@ test('connections past the per-IP limit are refused with 421', async (t) => {
   assert.match(refusal.raw, /^421 4\.7\.0 mx\.example\.test Too many connections/)
   await third.closed()
 })
+
+test('a client that resets the connection mid-command ends its session quietly', async (t) => {
+  const { ports, server } = await startSmtpServer(t)
+  const client = await SmtpTestClient.connect(t, ports.smtp)
+  await client.read()
+  client.write('EHLO half')
+  client.socket.resetAndDestroy()
+  await client.closed()
+  // The server still serves others, and its listener is not left holding the session.
+  const next = await SmtpTestClient.connect(t, ports.smtp)
+  assert.equal((await next.read()).code, 220)
+  for (let i = 0; i < 50 && (server.listeners[0]?.connectionCount ?? 0) > 1; i += 1) await sleep(20)
+  assert.equal(server.listeners[0]?.connectionCount, 1)
+})

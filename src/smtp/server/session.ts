@@ -188,6 +188,11 @@ export class SmtpSession {
         await this.#dispatch(parsed.command)
       }
       await this.flush()
+    } catch (error) {
+      // A peer that resets the connection ends its session like one that closes it; anything
+      // else is a bug, which the listener logs with the connection id.
+      if (!isSocketError(error)) throw error
+      this.log.info({ err: (error as NodeJS.ErrnoException).code }, 'connection lost')
     } finally {
       connection.shutdownSignal.removeEventListener('abort', onShutdown)
     }
@@ -200,4 +205,12 @@ export class SmtpSession {
     ) => Promise<void>
     await handler(this, command)
   }
+}
+
+/** Errors the socket raises when the peer or the network drops the connection. */
+function isSocketError(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | null)?.code
+  return (
+    code === 'ECONNRESET' || code === 'EPIPE' || code === 'ETIMEDOUT' || code === 'ECONNABORTED'
+  )
 }
