@@ -67,17 +67,19 @@ export function createDelivery(store: Store, log: Logger): Delivery {
         }
       }
 
-      const received = envelope.sender
-      const deliveries: Array<{ message: { bytes: Buffer }; targets: DeliveryTarget[] }> = []
-      const order: AccountDelivery[] = []
+      const targets: DeliveryTarget[] = []
+      const storable: AccountDelivery[] = []
       for (const entry of accounts.values()) {
-        entry.isOverQuota = await isOverQuota(store, entry.account, message.length)
+        // Checked for every mailbox the account is filed into, as the store checks each target.
+        entry.isOverQuota = await isOverQuota(
+          store,
+          entry.account,
+          message.length,
+          entry.mailboxIds.size,
+        )
         if (entry.isOverQuota) continue
-        deliveries.push({
-          message: { bytes: localCopy(received, entry.account.address, message) },
-          targets: [...entry.mailboxIds].map((mailboxId) => ({ mailboxId })),
-        })
-        order.push(entry)
+        storable.push(entry)
+        for (const mailboxId of entry.mailboxIds) targets.push({ mailboxId })
       }
       const deferred = [...accounts.values()].filter((entry) => entry.isOverQuota)
       const queueRecipients: NewQueueRecipient[] = [
@@ -85,26 +87,32 @@ export function createDelivery(store: Store, log: Logger): Delivery {
         ...deferred.map((entry) => deferredRecipient(entry.account)),
       ]
 
+      // The bytes are stored once, whatever the number of accounts (DESIGN.md invariant 5):
+      // Delivered-To names the account when there is one, and is left out of a copy that
+      // several accounts share.
+      const only = storable.length === 1 ? storable[0] : undefined
+      const localBytes = localCopy(envelope.sender, only?.account.address ?? null, message)
       const result = await store.acceptMessage({
-        deliveries,
+        deliveries: targets.length === 0 ? [] : [{ message: { bytes: localBytes }, targets }],
         queue:
           queueRecipients.length === 0
             ? null
             : { message: { bytes: message }, entry: queueEntry(envelope, queueRecipients) },
       })
-      let stored = 0
-      const lateFull: Account[] = []
-      result.deliveries.forEach((results, index) => {
-        for (const outcome of results) {
-          if (outcome.status === 'stored') stored += 1
-          else if (!lateFull.includes((order[index] as AccountDelivery).account)) {
-            lateFull.push((order[index] as AccountDelivery).account)
-          }
-        }
-      })
+      const outcomes = result.deliveries[0] ?? []
+      const stored = outcomes.filter((outcome) => outcome.status === 'stored').length
+      const storedIn = new Set(
+        outcomes.flatMap((outcome) => (outcome.status === 'stored' ? [outcome.mailboxId] : [])),
+      )
+      // A concurrent delivery filled a mailbox between the check and the commit. An account
+      // that got the message in none of its mailboxes is queued for a retry rather than lost;
+      // one that got it in some has it. The client has not had its 250 yet, so a failure here
+      // still means 451 (and a retry that may duplicate the copies already stored: rare, and
+      // never a loss).
+      const lateFull = storable
+        .filter((entry) => ![...entry.mailboxIds].some((id) => storedIn.has(id)))
+        .map((entry) => entry.account)
       let queueId = result.queued?.id ?? null
-      // A concurrent delivery filled a mailbox between the check and the commit. The copy is
-      // queued rather than lost; the client has not had its 250 yet, so this still counts.
       if (lateFull.length > 0) {
         const late = await store.acceptMessage({
           deliveries: [],
@@ -149,12 +157,19 @@ async function chooseMailbox(store: Store, local: LocalRecipient): Promise<Mailb
   return inbox.id
 }
 
-/** Whether one more message of `size` octets would pass the account's quota. */
-async function isOverQuota(store: Store, account: Account, size: number): Promise<boolean> {
+/** Whether `copies` more messages of `size` octets would pass the account's quota. */
+async function isOverQuota(
+  store: Store,
+  account: Account,
+  size: number,
+  copies: number,
+): Promise<boolean> {
   if (account.quota.storage === null && account.quota.messages === null) return false
   const usage = await store.getQuotaUsage(account.id)
-  const storage = usage.storage.limit !== null && usage.storage.used + size > usage.storage.limit
-  const messages = usage.messages.limit !== null && usage.messages.used + 1 > usage.messages.limit
+  const storage =
+    usage.storage.limit !== null && usage.storage.used + size * copies > usage.storage.limit
+  const messages =
+    usage.messages.limit !== null && usage.messages.used + copies > usage.messages.limit
   return storage || messages
 }
 
@@ -162,8 +177,8 @@ async function isOverQuota(store: Store, account: Account, size: number): Promis
  * The copy one account gets: Return-Path (RFC 5321 §4.4: added by the delivering server) and
  * Delivered-To (the final address, which Postfix and Dovecot also add and use to catch loops).
  */
-function localCopy(sender: string, address: string, message: Buffer): Buffer {
-  const head = `Return-Path: <${sender}>\r\nDelivered-To: ${address}\r\n`
+function localCopy(sender: string, address: string | null, message: Buffer): Buffer {
+  const head = `Return-Path: <${sender}>\r\n${address === null ? '' : `Delivered-To: ${address}\r\n`}`
   return Buffer.concat([Buffer.from(head, 'utf8'), message])
 }
 

@@ -100,12 +100,18 @@ test('aliases: one copy per account, remote targets queued, catch-all, subaddres
   await client.command('DATA')
   client.write('Subject: fan out\r\n\r\nhi\r\n.\r\n')
   assert.equal((await client.read()).code, 250)
+  const [aliceCopy] = await mailboxMessages(store, 'alice@example.test')
   assert.equal((await mailboxMessages(store, 'alice@example.test')).length, 1)
   const [bobCopy] = await mailboxMessages(store, 'bob@example.test')
-  assert.match(
-    bobCopy?.toString() ?? '',
-    /^Return-Path: <someone@remote\.test>\r\nDelivered-To: bob@example\.test\r\n/,
-  )
+  // Two accounts share one stored copy, so it names neither in Delivered-To.
+  assert.match(bobCopy?.toString() ?? '', /^Return-Path: <someone@remote\.test>\r\nReceived: /)
+  assert.deepEqual(bobCopy, aliceCopy)
+  const bob = await store.getAccount('bob@example.test')
+  const aliceInbox = await store.getMailbox(alice?.id ?? 0, 'INBOX')
+  const bobInbox = await store.getMailbox(bob?.id ?? 0, 'INBOX')
+  const [aliceRecord] = await store.getMessages(aliceInbox?.id ?? 0, [[1, 1]])
+  const [bobRecord] = await store.getMessages(bobInbox?.id ?? 0, [[1, 1]])
+  assert.equal(aliceRecord?.blobId, bobRecord?.blobId, 'one blob for both (DESIGN.md invariant 5)')
   const [queued] = await store.listQueue()
   assert.deepEqual(
     queued?.recipients.map((r) => [r.address, r.originalRecipient]),
@@ -209,5 +215,27 @@ test('SMTPUTF8: a UTF-8 local part and an IDN domain reach their account', async
   assert.equal(
     (await client.command('RCPT TO:<jürgen@bücher.test>')).raw,
     '553 5.6.7 A non-ASCII recipient address needs SMTPUTF8 in MAIL FROM\r\n',
+  )
+})
+
+test('quota is checked per account for all its mailboxes: all filed, or all queued once', async (t) => {
+  const { ports, store } = await startSmtpServer(t)
+  const alice = await store.getAccount('alice@example.test')
+  await store.createMailbox(alice?.id ?? 0, 'lists')
+  await store.setQuota('alice@example.test', { messages: 1 })
+  const client = await mxClient(t, ports.smtp)
+  assert.equal((await client.command('RCPT TO:<alice@example.test>')).code, 250)
+  assert.equal((await client.command('RCPT TO:<alice+lists@example.test>')).code, 250)
+  await client.command('DATA')
+  client.write('Subject: two folders\r\n\r\nhi\r\n.\r\n')
+  assert.equal((await client.read()).code, 250)
+  // Two copies would pass the quota of one: none is filed, and the account is queued once, so
+  // a retry can never give it a second copy.
+  assert.equal((await mailboxMessages(store, 'alice@example.test')).length, 0)
+  assert.equal((await mailboxMessages(store, 'alice@example.test', 'lists')).length, 0)
+  const queue = await store.listQueue()
+  assert.deepEqual(
+    queue.flatMap((entry) => entry.recipients.map((r) => [r.address, r.status])),
+    [['alice@example.test', 'deferred']],
   )
 })

@@ -147,26 +147,28 @@ export class Connection {
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = []
     try {
       this.db.exec('BEGIN IMMEDIATE')
-    } catch (error) {
-      for (const item of batch) item.reject(error)
-      return
-    }
-    for (const item of batch) {
-      this.db.exec('SAVEPOINT batched')
-      try {
-        outcomes.push({ ok: true, value: item.work() })
-        this.db.exec('RELEASE batched')
-      } catch (error) {
-        this.db.exec('ROLLBACK TO batched')
-        this.db.exec('RELEASE batched')
-        outcomes.push({ ok: false, error })
+      for (const item of batch) {
+        this.db.exec('SAVEPOINT batched')
+        try {
+          outcomes.push({ ok: true, value: item.work() })
+          this.db.exec('RELEASE batched')
+        } catch (error) {
+          // A full disk or out-of-memory error makes SQLite roll back the whole transaction:
+          // then everything done so far is gone too, and the whole batch fails below.
+          if (!this.db.isTransaction) throw error
+          this.db.exec('ROLLBACK TO batched')
+          this.db.exec('RELEASE batched')
+          outcomes.push({ ok: false, error })
+        }
       }
-    }
-    try {
       this.db.exec('COMMIT')
     } catch (error) {
       // A failed COMMIT may leave the transaction open (SQLITE_BUSY) or already rolled back.
-      if (this.db.isTransaction) this.db.exec('ROLLBACK')
+      try {
+        if (this.db.isTransaction) this.db.exec('ROLLBACK')
+      } catch {
+        // The connection is unusable; each caller still hears of the failure below.
+      }
       for (const item of batch) item.reject(error)
       return
     }
