@@ -294,3 +294,14 @@ test('decodeXtext(encodeXtext(s)) is s', () => {
     assert.equal(decodeXtext(encodeXtext(text)), text, JSON.stringify(text))
   }
 })
+
+test('ENVID and ORCPT refuse control characters, which a DSN could not carry', () => {
+  for (const line of [' ENVID=a+00b', ' ENVID=a+0Db', ' ENVID=a+0A+0DX-Forged:+20yes']) {
+    const result = parseMailParams(line)
+    assert.ok('code' in result && result.code === 501, line)
+  }
+  for (const line of [' ORCPT=rfc822;a+00b@example.com', ' ORCPT=rfc822;a+0Ab@example.com']) {
+    const result = parseRcptParams(line)
+    assert.ok('code' in result && result.code === 501, line)
+  }
+})

@@ -104,7 +104,9 @@ export function parseMailParams(text: string): MailParams | Reply {
           )
         }
         const decoded = decodeXtext(value)
-        if (decoded === null) return reply(501, '5.5.4', 'ENVID is not valid xtext')
+        if (decoded === null || hasControl(decoded)) {
+          return reply(501, '5.5.4', 'ENVID is not valid xtext')
+        }
         result.envelopeId = decoded
         break
       }
@@ -154,7 +156,7 @@ export function parseRcptParams(text: string): RcptParams | Reply {
           return reply(501, '5.5.4', 'ORCPT must be addr-type;address, at most 500 characters')
         }
         const address = decodeXtext(value.slice(semicolon + 1))
-        if (address === null || address === '') {
+        if (address === null || address === '' || hasControl(address)) {
           return reply(501, '5.5.4', 'ORCPT address is not valid xtext')
         }
         result.originalRecipient = `${value.slice(0, semicolon)};${address}`
@@ -165,6 +167,15 @@ export function parseRcptParams(text: string): RcptParams | Reply {
     }
   }
   return result
+}
+
+/**
+ * Decoded ENVID and ORCPT go back out in DSN fields (RFC 3464), one per line: a control
+ * character there (a NUL, a CR or LF) could never be written, or would forge another field.
+ */
+function hasControl(text: string): boolean {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+  return /[\u0000-\u001f\u007f]/.test(text)
 }
 
 /**

@@ -239,3 +239,21 @@ test('quota is checked per account for all its mailboxes: all filed, or all queu
     [['alice@example.test', 'deferred']],
   )
 })
+
+test('remote targets past one queue entry’s bound get 452 4.5.3; a repeated RCPT is not resolved again', async (t) => {
+  const { ports, store, directory } = await startSmtpServer(t)
+  const targets = (prefix: string) =>
+    Array.from({ length: 600 }, (_, i) => `${prefix}${i}@remote.test`)
+  await directory.addAlias('list-a@example.test', targets('a'))
+  await directory.addAlias('list-b@example.test', targets('b'))
+  const client = await mxClient(t, ports.smtp)
+  assert.equal((await client.command('RCPT TO:<list-a@example.test>')).code, 250)
+  assert.equal((await client.command('RCPT TO:<list-a@example.test>')).code, 250)
+  const over = await client.command('RCPT TO:<list-b@example.test>')
+  assert.equal(over.raw, '452 4.5.3 Too many recipients to relay to, at most 1000\r\n')
+  await client.command('DATA')
+  client.write('Subject: list\r\n\r\nhi\r\n.\r\n')
+  assert.equal((await client.read()).code, 250)
+  const [entry] = await store.listQueue()
+  assert.equal(entry?.recipients.length, 600)
+})

@@ -9,6 +9,7 @@ import {
   type BodyCheck,
   type ChunkCollector,
   formatReply,
+  MAX_AUTH_LINE_OCTETS,
   MAX_COMMAND_LINE_OCTETS,
   type MailParams,
   parseCommand,
@@ -165,10 +166,10 @@ export class SmtpSession {
         let line: Awaited<ReturnType<typeof connection.reader.readLine>>
         this.#isWaitingForCommand = true
         try {
-          line = await connection.reader.readLine(MAX_COMMAND_LINE_OCTETS)
+          line = await connection.reader.readLine(MAX_AUTH_LINE_OCTETS)
         } catch (error) {
           if (!(error instanceof LineTooLongError)) throw error
-          this.reply(500, '5.5.2', `Line too long, the limit is ${MAX_COMMAND_LINE_OCTETS} octets`)
+          this.reply(500, '5.5.2', `Line too long, the limit is ${MAX_AUTH_LINE_OCTETS} octets`)
           continue
         } finally {
           this.#isWaitingForCommand = false
@@ -180,12 +181,22 @@ export class SmtpSession {
           this.reply(421, '4.7.0', `${deps.hostname} Too many commands, closing connection`)
           break
         }
+        // A command already buffered when the shutdown's 421 went out is not run: the client
+        // was told the session is over and will retry whatever it sent.
+        if (connection.shutdownSignal.aborted) break
+        // RFC 4954 §4 allows AUTH lines up to 12,288 octets, other commands far less.
+        if (line.bytes.length > MAX_COMMAND_LINE_OCTETS - 2 && !isAuthLine(line.bytes)) {
+          this.reply(500, '5.5.2', `Line too long, the limit is ${MAX_COMMAND_LINE_OCTETS} octets`)
+          continue
+        }
         const parsed = parseCommand(line.bytes)
         if (parsed.kind === 'error') {
           this.send(parsed.reply)
           continue
         }
         await this.#dispatch(parsed.command)
+        // A long pipelined burst is served in slices, so one client cannot hold the process.
+        if (this.#commands % COMMANDS_PER_TURN === 0) await new Promise(setImmediate)
       }
       await this.flush()
     } catch (error) {
@@ -213,4 +224,11 @@ function isSocketError(error: unknown): boolean {
   return (
     code === 'ECONNRESET' || code === 'EPIPE' || code === 'ETIMEDOUT' || code === 'ECONNABORTED'
   )
+}
+
+/** Commands served back to back before the session lets other connections have a turn. */
+const COMMANDS_PER_TURN = 32
+
+function isAuthLine(bytes: Buffer): boolean {
+  return bytes.length >= 5 && bytes.subarray(0, 5).toString('latin1').toUpperCase() === 'AUTH '
 }

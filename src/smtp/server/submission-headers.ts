@@ -28,9 +28,18 @@ export async function checkSubmission(
   hostname: string,
 ): Promise<{ added: string } | Reply> {
   const header = splitHeaderFields(message, 0, message.length, MAX_HEADER_FIELDS, MAX_HEADER_OCTETS)
-  const from = firstField(header.fields, 'from')
+  // A From past the bounds would go unchecked, so a header that long is refused outright.
+  if (header.isTruncated) {
+    return reply(552, '5.6.0', `The header is longer than ${MAX_HEADER_FIELDS} fields or 1 MiB`)
+  }
+  const froms = header.fields.filter((field) => field.lowerName === 'from')
+  const from = froms[0]
   if (from === undefined) {
     return reply(550, '5.6.0', 'The message has no From header (RFC 5322 §3.6.2)')
+  }
+  // RFC 5322 §3.6: exactly one From; a second one could name someone else unchecked.
+  if (froms.length > 1) {
+    return reply(550, '5.6.0', 'The message has more than one From header (RFC 5322 §3.6)')
   }
   const fromText = Buffer.from(unfoldedFieldValue(message, from), 'latin1').toString('utf8')
   const addresses = parseAddressList(fromText).flatMap((entry) =>

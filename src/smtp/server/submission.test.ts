@@ -225,3 +225,22 @@ test('submission adds Date and Message-ID when missing, and queues remote recipi
   assert.equal(second.match(/^Date:/gm)?.length, 1)
   assert.equal(second.match(/^Message-ID:/gm)?.length, 1)
 })
+
+test('a message with two From fields is refused; an AUTH line may be longer than other commands', async (t) => {
+  const { ports, store } = await startSmtpServer(t)
+  const client = await SmtpTestClient.connect(t, ports.submissions, { tls: true })
+  await client.read()
+  await client.ehlo()
+  // RFC 4954 §4: 12,288 octets for AUTH; a long (wrong) initial response is judged, not cut.
+  const long = await client.command(`AUTH PLAIN ${b64(`\0${ALICE.address}\0${'x'.repeat(2400)}`)}`)
+  assert.equal(long.code, 535)
+  await client.login(ALICE)
+  assert.equal((await client.command('MAIL FROM:<alice@example.test>')).code, 250)
+  assert.equal((await client.command('RCPT TO:<friend@remote.test>')).code, 250)
+  await client.command('DATA')
+  client.write(
+    'From: alice@example.test\r\nFrom: ceo@example.test\r\nSubject: two\r\n\r\nhi\r\n.\r\n',
+  )
+  assert.match((await client.read()).raw, /^550 5\.6\.0 The message has more than one From header/)
+  assert.deepEqual(await store.listQueue(), [])
+})

@@ -3,6 +3,9 @@ import type { Connection } from './connection.ts'
 /** Messages whose text is indexed per write transaction: short, so deliveries never wait long. */
 const INDEX_BATCH = 16
 
+/** Text indexed per write transaction, at most (one larger message is indexed on its own). */
+const INDEX_BATCH_OCTETS = 256 * 1024
+
 /** How often a busy store looks again for a quiet moment to index in. */
 const RETRY_MS = 20
 
@@ -73,20 +76,27 @@ export class TextIndexer {
   /** Indexes one batch; true when there may be more. */
   #indexBatch(): boolean {
     return this.#c.write(() => {
-      const rows = this.#c.all<{ id: number; headers: string; body: string }>(
-        'SELECT id, headers, body FROM blob_text_pending ORDER BY id LIMIT ?',
+      const candidates = this.#c.all<{ id: number; size: number }>(
+        `SELECT id, length(CAST(headers AS BLOB)) + length(CAST(body AS BLOB)) AS size
+         FROM blob_text_pending ORDER BY id LIMIT ?`,
         INDEX_BATCH,
       )
-      for (const row of rows) {
+      // A batch stops at INDEX_BATCH_OCTETS of text (a large message goes alone), so one
+      // transaction never holds the process for long.
+      let octets = 0
+      let taken = 0
+      for (const { id, size } of candidates) {
+        if (taken > 0 && octets + Number(size) > INDEX_BATCH_OCTETS) break
+        octets += Number(size)
+        taken += 1
         this.#c.run(
-          'INSERT INTO blob_text (rowid, headers, body) VALUES (?, ?, ?)',
-          row.id,
-          row.headers,
-          row.body,
+          `INSERT INTO blob_text (rowid, headers, body)
+           SELECT id, headers, body FROM blob_text_pending WHERE id = ?`,
+          id,
         )
-        this.#c.run('DELETE FROM blob_text_pending WHERE id = ?', row.id)
+        this.#c.run('DELETE FROM blob_text_pending WHERE id = ?', id)
       }
-      return rows.length === INDEX_BATCH
+      return taken < candidates.length || candidates.length === INDEX_BATCH
     })
   }
 }

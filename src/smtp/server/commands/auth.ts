@@ -83,8 +83,15 @@ export const auth: CommandHandler<'AUTH'> = async (session, command) => {
   const account = await deps.store.getAccount(step.login)
   const locked = deps.throttle.check(ip, step.login)
   if (account === null || !locked.isAllowed) {
+    // A locked account answers a right password exactly as a wrong one (the same 535 after the
+    // same growing delay), so guessing from many addresses cannot learn when it has hit.
     session.log.warn({ login: step.login, ip }, 'authentication refused: account locked')
-    session.reply(454, '4.7.0', 'Too many authentication failures, try again later')
+    await fail(session, {
+      kind: 'failure',
+      reason: 'credentials',
+      message: 'Invalid credentials',
+      attemptedLogin: step.login,
+    })
     return
   }
   deps.throttle.recordSuccess(step.login)

@@ -13,8 +13,14 @@ export const bdat: CommandHandler<'BDAT'> = async (session, command) => {
   if (transaction === null) refusal = [503, '5.5.1', 'Send MAIL first']
   else if (transaction.recipients.length === 0) refusal = [554, '5.5.1', 'No valid recipients']
   if (transaction === null || refusal !== null) {
-    for await (const _ of reader.readStream(command.size)) {
-      // skipped
+    try {
+      for await (const _ of reader.readStream(command.size)) {
+        // skipped
+      }
+    } catch (error) {
+      session.log.info({ err: (error as Error).message }, 'connection closed during BDAT')
+      session.isClosing = true
+      return
     }
     const [code, status, text] = refusal ?? [503, '5.5.1', 'Send MAIL first']
     session.reply(code, status, text)

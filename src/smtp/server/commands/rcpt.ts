@@ -1,4 +1,5 @@
 import type { EnvelopeRecipient } from '../../../delivery/index.ts'
+import { MAX_QUEUE_RECIPIENTS } from '../../../store/index.ts'
 import { parseRcptParams } from '../../proto/index.ts'
 import type { CommandHandler } from '../command.ts'
 
@@ -46,6 +47,12 @@ export const rcpt: CommandHandler<'RCPT'> = async (session, command) => {
   }
   // RFC 5321 §4.1.1.3: <Postmaster> with no domain means this server's postmaster.
   const address = path.isPostmaster ? `postmaster@${deps.hostname}` : mailbox.text
+  // The same recipient again is already accepted; resolving a large alias again would cost as
+  // much as the first time, for nothing.
+  if (transaction.recipients.some((known) => known.address === address)) {
+    session.reply(250, '2.1.5', 'Ok')
+    return
+  }
   const isLocal = !mailbox.isAddressLiteral && (await deps.directory.isLocalDomain(mailbox.domain))
   let recipient: EnvelopeRecipient
   if (isLocal || path.isPostmaster) {
@@ -86,9 +93,15 @@ export const rcpt: CommandHandler<'RCPT'> = async (session, command) => {
       remote: [mailbox.text],
     }
   }
-  if (!transaction.recipients.some((known) => known.address === recipient.address)) {
-    transaction.recipients.push(recipient)
+  // One message's remote recipients go into one queue entry, which has a bound: past it the
+  // client sends the rest in another transaction (RFC 5321 §4.5.3.1.10).
+  const remote = new Set(transaction.recipients.flatMap((known) => known.remote))
+  for (const target of recipient.remote) remote.add(target)
+  if (remote.size > MAX_QUEUE_RECIPIENTS) {
+    session.reply(452, '4.5.3', `Too many recipients to relay to, at most ${MAX_QUEUE_RECIPIENTS}`)
+    return
   }
+  transaction.recipients.push(recipient)
   session.reply(250, '2.1.5', 'Ok')
 }
 
