@@ -23,6 +23,8 @@ export async function mailboxMessages(
 /** The message without the trace fields Postern puts in front (Return-Path … Received). */
 export function withoutTrace(message: Buffer): Buffer {
   const text = message.toString('latin1')
-  const match = /^Return-Path: .*\r\n(?:Delivered-To: .*\r\n)?Received: .*\r\n(?:\t.*\r\n)*/.exec(text)
+  const match = /^Return-Path: .*\r\n(?:Delivered-To: .*\r\n)?Received: .*\r\n(?:\t.*\r\n)*/.exec(
+    text,
+  )
   return match === null ? message : message.subarray(match[0].length)
 }
