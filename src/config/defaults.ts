@@ -52,3 +52,13 @@ export const DEFAULT_SMTP = {
   timeoutMs: 300_000,
   vrfy: false,
 } as const
+
+/**
+ * Login failures within 15 minutes before a lock of `lockoutMs`: 10 for an account (from
+ * anywhere), 30 from one IP (for any accounts). src/auth's DEFAULT_THROTTLE has the same values.
+ */
+export const DEFAULT_AUTH = {
+  maxAccountFailures: 10,
+  maxIpFailures: 30,
+  lockoutMs: 15 * 60_000,
+} as const

@@ -1,5 +1,11 @@
 export { formatHostPort, type HostPort, parseHostPort } from './address.ts'
 export { ConfigError } from './config-error.ts'
-export { DEFAULT_LISTEN, DEFAULT_SMTP, LISTENER_NAMES, type ListenerName } from './defaults.ts'
+export {
+  DEFAULT_AUTH,
+  DEFAULT_LISTEN,
+  DEFAULT_SMTP,
+  LISTENER_NAMES,
+  type ListenerName,
+} from './defaults.ts'
 export { type LoadConfigOptions, loadConfig } from './load.ts'
 export type { Config, LogLevel, SmtpConfig } from './schema.ts'

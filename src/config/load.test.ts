@@ -67,6 +67,7 @@ test('loadConfig without a path returns the embedded default', (t) => {
       timeoutMs: 300_000,
       vrfy: false,
     },
+    auth: { maxAccountFailures: 10, maxIpFailures: 30, lockoutMs: 900_000 },
     dns: { servers: [] },
     log: { level: 'info', format: 'auto' },
     limits: { maxConnections: 4000, maxConnectionsPerIp: 50 },
@@ -176,6 +177,7 @@ max_connections_per_ip = 7
       timeoutMs: 300_000,
       vrfy: false,
     },
+    auth: { maxAccountFailures: 10, maxIpFailures: 30, lockoutMs: 900_000 },
     dns: {
       servers: [
         { host: '127.0.0.1', port: 10053 },
@@ -567,4 +569,24 @@ test('loadConfig takes the PostgreSQL backend with its URL, and refuses a URL th
   assert.equal(stray.message, 'store.url: is only for backend = "postgres"')
   const bad = fileError(t, '[store]\nbackend = "postgres"\nurl = "mysql://x"\n')
   assert.equal(bad.message, 'store.url: must be a postgres:// URL')
+})
+
+test("[auth] sets the login failure bounds; the defaults are src/auth's own", async (t) => {
+  const { DEFAULT_THROTTLE } = await import('../auth/index.ts')
+  const defaults = loadConfig({ path: writeConfig(t, '') }).auth
+  assert.deepEqual(defaults, {
+    maxAccountFailures: DEFAULT_THROTTLE.maxAccountFailures,
+    maxIpFailures: DEFAULT_THROTTLE.maxIpFailures,
+    lockoutMs: DEFAULT_THROTTLE.lockoutMs,
+  })
+  const file = writeConfig(
+    t,
+    '[auth]\nmax_account_failures = 3\nmax_ip_failures = 50\nlockout_ms = 60000\n',
+  )
+  assert.deepEqual(loadConfig({ path: file }).auth, {
+    maxAccountFailures: 3,
+    maxIpFailures: 50,
+    lockoutMs: 60_000,
+  })
+  assert.equal(fileError(t, '[auth]\nmax_account_failures = 0\n').key, 'auth.max_account_failures')
 })

@@ -102,6 +102,11 @@ function resolveConfig(file: ConfigFile, configPath: string | null, baseDir: str
       timeoutMs: file.smtp.timeout_ms,
       vrfy: file.smtp.vrfy,
     },
+    auth: {
+      maxAccountFailures: file.auth.max_account_failures,
+      maxIpFailures: file.auth.max_ip_failures,
+      lockoutMs: file.auth.lockout_ms,
+    },
     dns: { servers: file.dns.servers },
     log: { level: file.log.level, format: file.log.format },
     limits: {

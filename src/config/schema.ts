@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { type HostPort, parseHostPort } from './address.ts'
 import {
+  DEFAULT_AUTH,
   DEFAULT_DATA_DIR,
   DEFAULT_HOSTNAME,
   DEFAULT_MAX_CONNECTIONS,
@@ -125,6 +126,18 @@ export const configFileSchema = z.strictObject({
       format: z.enum(['auto', 'json', 'pretty']).default('auto'),
     })
     .default(() => ({ level: 'info' as const, format: 'auto' as const })),
+  auth: z
+    .strictObject({
+      // Failed logins before an account (from anywhere) or an IP (for any account) is locked.
+      max_account_failures: z.int().min(1).max(1000).default(DEFAULT_AUTH.maxAccountFailures),
+      max_ip_failures: z.int().min(1).max(100_000).default(DEFAULT_AUTH.maxIpFailures),
+      lockout_ms: z.int().min(1000).max(86_400_000).default(DEFAULT_AUTH.lockoutMs),
+    })
+    .default(() => ({
+      max_account_failures: DEFAULT_AUTH.maxAccountFailures,
+      max_ip_failures: DEFAULT_AUTH.maxIpFailures,
+      lockout_ms: DEFAULT_AUTH.lockoutMs,
+    })),
   limits: z
     .strictObject({
       max_connections: z.int().min(1).max(1_000_000).default(DEFAULT_MAX_CONNECTIONS),
@@ -154,6 +167,8 @@ export interface Config {
   /** The subaddress separator, or null when subaddressing is off. */
   directory: { subaddressSeparator: string | null }
   smtp: SmtpConfig
+  /** Login failure bounds (src/auth's AuthThrottle), shared by every protocol. */
+  auth: { maxAccountFailures: number; maxIpFailures: number; lockoutMs: number }
   dns: { servers: HostPort[] }
   log: { level: LogLevel; format: 'auto' | 'json' | 'pretty' }
   limits: { maxConnections: number; maxConnectionsPerIp: number }

@@ -77,7 +77,7 @@ export async function startServer(
   const directory = createDirectory(store, {
     subaddressSeparator: config.directory.subaddressSeparator,
   })
-  const authThrottle = new AuthThrottle({}, log.child({ service: 'auth' }))
+  const authThrottle = new AuthThrottle(config.auth, log.child({ service: 'auth' }))
   const limiter = new ConnectionLimiter(config.limits)
   const listeners: Listener[] = []
   const factories = new Map<ProtocolFactory, ReturnType<ProtocolFactory>>()

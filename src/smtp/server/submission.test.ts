@@ -244,3 +244,28 @@ test('a message with two From fields is refused; an AUTH line may be longer than
   assert.match((await client.read()).raw, /^550 5\.6\.0 The message has more than one From header/)
   assert.deepEqual(await store.listQueue(), [])
 })
+
+test('a locked account answers the right password exactly as a wrong one', async (t) => {
+  const { ports } = await startSmtpServer(t, '[auth]\nmax_account_failures = 2\n')
+  const client = await SmtpTestClient.connect(t, ports.submissions, { tls: true })
+  await client.read()
+  await client.ehlo()
+  const attempt = (password: string) =>
+    client.command(`AUTH PLAIN ${b64(`\0${BOB.address}\0${password}`)}`)
+  assert.equal((await attempt('guess-1')).code, 535)
+  assert.equal((await attempt('guess-2')).code, 535)
+  // Locked now: the right password gets the same 535 a wrong one does, so a guesser spread
+  // over many addresses cannot tell when it has found it.
+  const right = await attempt(BOB.password)
+  const wrong = await attempt('guess-3')
+  assert.equal(right.raw, '535 5.7.8 Authentication credentials invalid\r\n')
+  assert.equal(wrong.raw, right.raw)
+  // Another account is not affected.
+  const other = await SmtpTestClient.connect(t, ports.submissions, { tls: true })
+  await other.read()
+  await other.ehlo()
+  assert.equal(
+    (await other.command(`AUTH PLAIN ${b64(`\0${ALICE.address}\0${ALICE.password}`)}`)).code,
+    235,
+  )
+})
