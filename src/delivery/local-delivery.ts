@@ -157,8 +157,11 @@ async function chooseMailbox(store: Store, local: LocalRecipient): Promise<Mailb
   return inbox.id
 }
 
-/** Whether `copies` more messages of `size` octets would pass the account's quota. */
-async function isOverQuota(
+/**
+ * Whether `copies` more messages of `size` octets would pass the account's quota. RCPT asks
+ * with one octet and one copy: is the account full already?
+ */
+export async function isOverQuota(
   store: Store,
   account: Account,
   size: number,

@@ -1,4 +1,4 @@
-import type { EnvelopeRecipient } from '../../../delivery/index.ts'
+import { type EnvelopeRecipient, isOverQuota } from '../../../delivery/index.ts'
 import { MAX_QUEUE_RECIPIENTS } from '../../../store/index.ts'
 import { parseRcptParams } from '../../proto/index.ts'
 import type { CommandHandler } from '../command.ts'
@@ -111,12 +111,7 @@ async function allMailboxesFull(
   local: EnvelopeRecipient['local'],
 ): Promise<boolean> {
   for (const { account } of local) {
-    if (account.quota.storage === null && account.quota.messages === null) return false
-    const usage = await session.deps.store.getQuotaUsage(account.id)
-    const isFull =
-      (usage.storage.limit !== null && usage.storage.used >= usage.storage.limit) ||
-      (usage.messages.limit !== null && usage.messages.used >= usage.messages.limit)
-    if (!isFull) return false
+    if (!(await isOverQuota(session.deps.store, account, 1, 1))) return false
   }
   return local.length > 0
 }
