@@ -22,12 +22,13 @@ export interface DeliveryOutcome {
 
 export interface Delivery {
   /**
-   * Commits `message` (already carrying its Received header) for every recipient of the
+   * Commits `message`, with `head` (its Received header and any fields submission added) in
+   * front, for every recipient of the
    * envelope: local accounts get their own copy with Return-Path and Delivered-To in front;
    * remote recipients go into the outbound queue. Resolves only once everything is durably
    * committed (DESIGN.md invariant 1); a rejection means nothing was acknowledged.
    */
-  deliver(envelope: Envelope, message: Buffer): Promise<DeliveryOutcome>
+  deliver(envelope: Envelope, head: string, message: Buffer): Promise<DeliveryOutcome>
 }
 
 /** Reply text a local recipient over its quota is queued with (RFC 3463 X.2.2 mailbox full). */
@@ -41,7 +42,14 @@ interface AccountDelivery {
 
 export function createDelivery(store: Store, log: Logger): Delivery {
   return {
-    async deliver(envelope, message) {
+    async deliver(envelope, head, message) {
+      // Each stored form is built in one copy of the body: trace fields, then the message.
+      let queued: Buffer | null = null
+      const queueBytes = () => {
+        queued ??= Buffer.concat([Buffer.from(head, 'utf8'), message])
+        return queued
+      }
+      const size = Buffer.byteLength(head) + message.length
       // Each account once, however many RCPTs or aliases reached it, and each mailbox of it once
       // (DESIGN: duplicate delivery through several aliases is suppressed).
       const accounts = new Map<number, AccountDelivery>()
@@ -71,12 +79,7 @@ export function createDelivery(store: Store, log: Logger): Delivery {
       const storable: AccountDelivery[] = []
       for (const entry of accounts.values()) {
         // Checked for every mailbox the account is filed into, as the store checks each target.
-        entry.isOverQuota = await isOverQuota(
-          store,
-          entry.account,
-          message.length,
-          entry.mailboxIds.size,
-        )
+        entry.isOverQuota = await isOverQuota(store, entry.account, size, entry.mailboxIds.size)
         if (entry.isOverQuota) continue
         storable.push(entry)
         for (const mailboxId of entry.mailboxIds) targets.push({ mailboxId })
@@ -91,13 +94,13 @@ export function createDelivery(store: Store, log: Logger): Delivery {
       // Delivered-To names the account when there is one, and is left out of a copy that
       // several accounts share.
       const only = storable.length === 1 ? storable[0] : undefined
-      const localBytes = localCopy(envelope.sender, only?.account.address ?? null, message)
+      const localBytes = localCopy(envelope.sender, only?.account.address ?? null, head, message)
       const result = await store.acceptMessage({
         deliveries: targets.length === 0 ? [] : [{ message: { bytes: localBytes }, targets }],
         queue:
           queueRecipients.length === 0
             ? null
-            : { message: { bytes: message }, entry: queueEntry(envelope, queueRecipients) },
+            : { message: { bytes: queueBytes() }, entry: queueEntry(envelope, queueRecipients) },
       })
       const outcomes = result.deliveries[0] ?? []
       const stored = outcomes.filter((outcome) => outcome.status === 'stored').length
@@ -117,7 +120,7 @@ export function createDelivery(store: Store, log: Logger): Delivery {
         const late = await store.acceptMessage({
           deliveries: [],
           queue: {
-            message: { bytes: message },
+            message: { bytes: queueBytes() },
             entry: queueEntry(envelope, lateFull.map(deferredRecipient)),
           },
         })
@@ -177,12 +180,13 @@ export async function isOverQuota(
 }
 
 /**
- * The copy one account gets: Return-Path (RFC 5321 §4.4: added by the delivering server) and
- * Delivered-To (the final address, which Postfix and Dovecot also add and use to catch loops).
+ * The stored copy: Return-Path (RFC 5321 §4.4: added by the delivering server), Delivered-To
+ * when one account gets it (the final address, which Postfix and Dovecot also add and use to
+ * catch loops), the trace fields, then the message.
  */
-function localCopy(sender: string, address: string | null, message: Buffer): Buffer {
+function localCopy(sender: string, address: string | null, trace: string, message: Buffer): Buffer {
   const head = `Return-Path: <${sender}>\r\n${address === null ? '' : `Delivered-To: ${address}\r\n`}`
-  return Buffer.concat([Buffer.from(head, 'utf8'), message])
+  return Buffer.concat([Buffer.from(head + trace, 'utf8'), message])
 }
 
 function deferredRecipient(account: Account): NewQueueRecipient {

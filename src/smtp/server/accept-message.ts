@@ -24,7 +24,7 @@ export async function acceptMessage(
     session.send(refusal)
     return
   }
-  let message = readMessage()
+  const message = readMessage()
   let added = ''
   if (deps.mode === 'submission' && session.login !== null) {
     const checked = await checkSubmission(message, session.login, deps.directory, deps.hostname)
@@ -53,7 +53,6 @@ export async function acceptMessage(
     recipient: recipients.length === 1 ? (recipients[0]?.address ?? null) : null,
     date: new Date(),
   })
-  message = Buffer.concat([Buffer.from(received + added, 'utf8'), message])
   const envelope: Envelope = {
     sender: transaction.sender,
     recipients,
@@ -64,13 +63,13 @@ export async function acceptMessage(
     submittedBy: session.login?.id ?? null,
   }
   try {
-    const outcome = await deps.delivery.deliver(envelope, message)
+    const outcome = await deps.delivery.deliver(envelope, received + added, message)
     session.log.info(
       {
         id,
         from: envelope.sender,
         to: recipients.map((recipient) => recipient.address),
-        size: message.length,
+        size: Buffer.byteLength(received + added) + message.length,
         stored: outcome.stored,
         queueId: outcome.queueId,
       },
