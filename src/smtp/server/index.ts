@@ -1,17 +1,13 @@
 // src/smtp/server: the SMTP server for the MX listener (mail for local domains from anyone) and
 // the submission listeners (authenticated users, mail to anywhere).
+import type { ProtocolHandler } from '../../net/index.ts'
 import { formatReply, reply } from '../proto/index.ts'
 import { type SmtpServerDeps, SmtpSession } from './session.ts'
 
 export type { SmtpMode, SmtpServerDeps } from './session.ts'
 
-export interface SmtpHandler {
-  handleConnection(connection: import('../../net/index.ts').Connection): Promise<void>
-  refusal(reason: string): string
-}
-
 /** The ProtocolHandler the listeners run for one mode. */
-export function createSmtpServer(deps: SmtpServerDeps): SmtpHandler {
+export function createSmtpServer(deps: SmtpServerDeps): ProtocolHandler {
   return {
     async handleConnection(connection) {
       await new SmtpSession(connection, deps).run()
