@@ -1,4 +1,4 @@
-import { ChunkCollector } from '../../proto/index.ts'
+import { ChunkCollector, reply } from '../../proto/index.ts'
 import { acceptMessage } from '../accept-message.ts'
 import type { CommandHandler } from '../command.ts'
 
@@ -9,31 +9,27 @@ import type { CommandHandler } from '../command.ts'
 export const bdat: CommandHandler<'BDAT'> = async (session, command) => {
   const { reader } = session.connection
   const transaction = session.transaction
-  let refusal: [number, string, string] | null = null
-  if (transaction === null) refusal = [503, '5.5.1', 'Send MAIL first']
-  else if (transaction.recipients.length === 0) refusal = [554, '5.5.1', 'No valid recipients']
-  if (transaction === null || refusal !== null) {
-    try {
-      for await (const _ of reader.readStream(command.size)) {
-        // skipped
-      }
-    } catch (error) {
-      session.log.info({ err: (error as Error).message }, 'connection closed during BDAT')
-      session.isClosing = true
-      return
-    }
-    const [code, status, text] = refusal ?? [503, '5.5.1', 'Send MAIL first']
-    session.reply(code, status, text)
-    return
-  }
-  transaction.chunks ??= new ChunkCollector(session.deps.config.maxMessageSize)
-  const chunks = transaction.chunks
+  const refusal =
+    transaction === null
+      ? reply(503, '5.5.1', 'Send MAIL first')
+      : transaction.recipients.length === 0
+        ? reply(554, '5.5.1', 'No valid recipients')
+        : null
+  // A refused chunk is read all the same, into nothing.
+  const chunks =
+    transaction !== null && refusal === null
+      ? (transaction.chunks ??= new ChunkCollector(session.deps.config.maxMessageSize))
+      : null
   try {
-    for await (const part of reader.readStream(command.size)) chunks.push(part)
+    for await (const part of reader.readStream(command.size)) chunks?.push(part)
   } catch (error) {
     session.log.info({ err: (error as Error).message }, 'connection closed during BDAT')
     session.transaction = null
     session.isClosing = true
+    return
+  }
+  if (refusal !== null || chunks === null) {
+    if (refusal !== null) session.send(refusal)
     return
   }
   if (chunks.isTooBig) {
