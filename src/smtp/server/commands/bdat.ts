@@ -16,10 +16,10 @@ export const bdat: CommandHandler<'BDAT'> = async (session, command) => {
         ? reply(554, '5.5.1', 'No valid recipients')
         : null
   // A refused chunk is read all the same, into nothing.
-  const chunks =
-    transaction !== null && refusal === null
-      ? (transaction.chunks ??= new ChunkCollector(session.deps.config.maxMessageSize))
-      : null
+  if (transaction !== null && refusal === null) {
+    transaction.chunks ??= new ChunkCollector(session.deps.config.maxMessageSize)
+  }
+  const chunks = refusal === null ? (transaction?.chunks ?? null) : null
   try {
     for await (const part of reader.readStream(command.size)) chunks?.push(part)
   } catch (error) {
