@@ -1,6 +1,13 @@
 import { MAX_QUEUE_RECIPIENTS } from './limits.ts'
 import { checkFlags } from './names.ts'
-import type { AcceptInput, DsnNotify, MailboxId, NewQueueEntry } from './types.ts'
+import type {
+  AcceptInput,
+  DsnNotify,
+  MailboxId,
+  NewQueueEntry,
+  QueueAttempt,
+  QueueRecipientOutcome,
+} from './types.ts'
 
 // What both backends do with acceptMessage's input before they touch storage, written once so
 // that they refuse the same things and file the same targets.
@@ -59,6 +66,59 @@ export function planAccept(input: AcceptInput, now = Date.now()): AcceptPlan {
     deliveries,
     queue: input.queue && { bytes: input.queue.message.bytes, entry: input.queue.entry },
     mailboxIds: [...mailboxIds].sort((a, b) => a - b),
+  }
+}
+
+/** A queue attempt's outcomes and notices in stored form. */
+export interface AttemptPlan {
+  outcomes: Array<{
+    id: number
+    status: QueueRecipientOutcome['status']
+    reply: string
+    /** Milliseconds since the epoch; null once delivered or bounced. */
+    nextAttemptAt: number | null
+    delayNotified: boolean
+    isAttempt: boolean
+  }>
+  notices: Array<{ bytes: Buffer; entry: NewQueueEntry }>
+}
+
+const OUTCOME_STATUSES: ReadonlySet<string> = new Set(['delivered', 'deferred', 'bounced'])
+
+/**
+ * Checks finishQueueAttempt's input before any storage is touched, the same for every backend.
+ * @throws RangeError for an unknown status, a deferred outcome without its next attempt, a
+ *   recipient named twice, a NUL in a reply, or a notice the queue cannot hold.
+ */
+export function planAttempt(attempt: QueueAttempt): AttemptPlan {
+  const seen = new Set<number>()
+  const outcomes = attempt.outcomes.map((outcome) => {
+    if (!OUTCOME_STATUSES.has(outcome.status)) {
+      throw new RangeError(`Cannot record queue status "${outcome.status}"`)
+    }
+    if (seen.has(outcome.id)) throw new RangeError(`Recipient ${outcome.id} is named twice`)
+    seen.add(outcome.id)
+    const next = outcome.nextAttemptAt?.getTime()
+    if (outcome.status === 'deferred' && (next === undefined || Number.isNaN(next))) {
+      throw new RangeError(`Deferred recipient ${outcome.id} needs its next attempt time`)
+    }
+    if (outcome.reply.includes('\u0000')) throw new RangeError('Cannot record a reply with NUL')
+    return {
+      id: outcome.id,
+      status: outcome.status,
+      reply: outcome.reply,
+      nextAttemptAt: outcome.status === 'deferred' ? (next ?? null) : null,
+      delayNotified: outcome.delayNotified ?? false,
+      isAttempt: outcome.isAttempt ?? true,
+    }
+  })
+  for (const notice of attempt.notices) checkQueueEntry(notice.entry)
+  return {
+    outcomes,
+    notices: attempt.notices.map((notice) => ({
+      bytes: notice.message.bytes,
+      entry: notice.entry,
+    })),
   }
 }
 

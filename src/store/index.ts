@@ -2,9 +2,11 @@
 // backend lives in its own folder; only server/open-store.ts picks one.
 export {
   type AcceptPlan,
+  type AttemptPlan,
   type PlannedDelivery,
   type PlannedTarget,
   planAccept,
+  planAttempt,
   queuePage,
 } from './accept-plan.ts'
 export { type BlobId, BlobNotFoundError, type BlobStore, isBlobId } from './blob-store.ts'

@@ -107,7 +107,7 @@ export const QUEUE_ENTRY_COLUMNS = `q.id, b.blob_id, q.size, q.sender, q.envid, 
   q.smtputf8, q.submitted_by, q.created_at`
 
 export const QUEUE_RECIPIENT_COLUMNS = `id, entry_id, address, orcpt, notify, status, attempts,
-  next_attempt_at, last_attempt_at, last_reply`
+  next_attempt_at, last_attempt_at, last_reply, delay_notified`
 
 /**
  * NOTIFY as stored: its RFC 3461 §4.1 wire form in upper case ("NEVER", "SUCCESS,DELAY"), so
@@ -139,6 +139,7 @@ function toQueueRecipient(row: Row): QueueRecipient {
     nextAttemptAt: toDate(row.next_attempt_at),
     lastAttemptAt: toDate(row.last_attempt_at),
     lastReply: row.last_reply === null ? null : String(row.last_reply),
+    delayNotified: Boolean(row.delay_notified),
   }
 }
 

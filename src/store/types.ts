@@ -227,6 +227,8 @@ export interface QueueRecipient {
   nextAttemptAt: Date | null
   lastAttemptAt: Date | null
   lastReply: string | null
+  /** Whether the sender has been told that this recipient is delayed (RFC 3464 Action: delayed). */
+  delayNotified: boolean
 }
 
 export interface QueueEntry {
@@ -246,6 +248,44 @@ export interface QueueEntry {
   createdAt: Date
   /** In the order they were given. */
   recipients: QueueRecipient[]
+}
+
+/** Due recipients of one entry, leased to the claimant until the lease runs out. */
+export interface QueueClaim {
+  entry: QueueEntry
+  /** The claimed recipients' ids, in the entry's order. */
+  recipientIds: number[]
+}
+
+/** What became of one claimed recipient after a delivery attempt. */
+export interface QueueRecipientOutcome {
+  id: number
+  status: 'delivered' | 'deferred' | 'bounced'
+  /** The reply (or the reason) to show in `postern queue show` and in notices. */
+  reply: string
+  /** When a deferred recipient is next due. */
+  nextAttemptAt?: Date
+  /** Set once a delay notice for this recipient is part of the same call's notices. */
+  delayNotified?: boolean
+  /** Whether this outcome counts as an attempt (false for one that was never tried). Default true. */
+  isAttempt?: boolean
+}
+
+export interface QueueAttempt {
+  entryId: QueueEntryId
+  /** The claimant; only recipients whose lease it still holds are changed. */
+  owner: string
+  outcomes: readonly QueueRecipientOutcome[]
+  /** Delivery status notifications to queue in the same transaction (bounces, delay notices). */
+  notices: ReadonlyArray<{ message: NewMessage; entry: NewQueueEntry }>
+}
+
+export interface QueueAttemptResult {
+  /** The entry is gone: every recipient was delivered or bounced (or it had been removed). */
+  removed: boolean
+  /** Outcomes not applied because the lease was lost (expired and claimed again, or released). */
+  stale: number[]
+  notices: QueueEntry[]
 }
 
 export interface AcceptInput {
@@ -369,6 +409,31 @@ export interface Store {
    *   any of its text (nothing is stored then either).
    */
   acceptMessage(input: AcceptInput): Promise<AcceptResult>
+  /**
+   * Claims due recipients (pending or deferred, next attempt reached, no live lease) for `owner`
+   * until now + leaseMs, at most `limit` recipients, oldest due first. Two claimants, in this
+   * process or on other nodes, never hold the same recipient at once; a lease that runs out (its
+   * holder died) makes the recipient claimable again.
+   */
+  claimQueue(options: { owner: string; leaseMs: number; limit: number }): Promise<QueueClaim[]>
+  /** Extends every lease `owner` holds to now + leaseMs; returns how many. */
+  renewQueueLeases(owner: string, leaseMs: number): Promise<number>
+  /** Drops every lease `owner` holds (at start after a crash, and at shutdown); returns how many. */
+  releaseQueueLeases(owner: string): Promise<number>
+  /**
+   * Records an attempt's outcomes in one transaction with its notices. Attempts count up, the
+   * lease is released; the entry is removed once no recipient is pending or deferred.
+   * @throws RangeError for an outcome naming a recipient of another entry, or a deferred one
+   *   without nextAttemptAt
+   */
+  finishQueueAttempt(attempt: QueueAttempt): Promise<QueueAttemptResult>
+  /**
+   * Makes the pending and deferred recipients of one entry (or all) due now; returns how many.
+   * @throws NotFoundError for an id that does not exist
+   */
+  rescheduleQueue(id?: QueueEntryId): Promise<number>
+  /** When the next recipient becomes claimable (due and unleased), or null when none waits. */
+  nextQueueAttemptAt(): Promise<Date | null>
   /** Queue entries in id order, at most `limit` (default 1000) after `afterId`. */
   listQueue(options?: { afterId?: QueueEntryId; limit?: number }): Promise<QueueEntry[]>
   getQueueEntry(id: QueueEntryId): Promise<QueueEntry | null>

@@ -8,6 +8,7 @@ import { limitContract } from './limits.ts'
 import { mailboxContract } from './mailboxes.ts'
 import { messageContract } from './messages.ts'
 import { queueContract } from './queue.ts'
+import { queueClaimContract } from './queue-claims.ts'
 
 /**
  * Opens a store for one test. Calling `open` again in the same test opens the same data (a
@@ -21,6 +22,7 @@ export function describeStoreContract(name: string, backend: OpenStore): void {
     describe('mailboxes', () => mailboxContract(backend))
     describe('messages', () => messageContract(backend))
     describe('outbound queue', () => queueContract(backend))
+    describe('outbound queue claims', () => queueClaimContract(backend))
     describe('change feed', () => feedContract(backend))
     describe('limits', () => limitContract(backend))
   })

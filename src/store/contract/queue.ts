@@ -12,7 +12,7 @@ import { CREDENTIALS, message, readAll, storeWithAccount } from './fixtures.ts'
 import type { OpenStore } from './index.ts'
 
 /** An envelope to one remote recipient from alice, with whatever `fields` change. */
-function envelope(fields: Partial<NewQueueEntry> = {}): NewQueueEntry {
+export function envelope(fields: Partial<NewQueueEntry> = {}): NewQueueEntry {
   return {
     sender: 'alice@example.test',
     recipients: [{ address: 'bob@remote.test', originalRecipient: null, notify: null }],
@@ -25,7 +25,7 @@ function envelope(fields: Partial<NewQueueEntry> = {}): NewQueueEntry {
   }
 }
 
-function recipients(count: number): NewQueueRecipient[] {
+export function recipients(count: number): NewQueueRecipient[] {
   return Array.from({ length: count }, (_, i) => ({
     address: `r${i}@remote.test`,
     originalRecipient: null,
@@ -165,6 +165,7 @@ export function queueContract(backend: OpenStore): void {
       nextAttemptAt: queued.createdAt,
       lastAttemptAt: null,
       lastReply: null,
+      delayNotified: false,
       ...fields,
     })
     const expected: QueueEntry = {

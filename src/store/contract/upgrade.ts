@@ -97,3 +97,49 @@ export async function checkQueueAfterUpgrade(store: Store): Promise<void> {
   const [result] = await store.deliver({ bytes: message() }, [{ mailboxId: inbox }])
   assert.equal(result?.status === 'stored' && result.uid, 5, 'UIDs go on from before')
 }
+
+/**
+ * A queue entry as a version before the delivery columns held it: one recipient deferred twice,
+ * due long ago. The backend's test inserts it with this SQL's values before the upgrade.
+ */
+export const OLD_QUEUE_ROWS = {
+  sender: 'alice@example.test',
+  address: 'x@remote.test',
+  attempts: 2,
+  nextAttemptAt: 2000,
+  lastAttemptAt: 1500,
+  lastReply: '451 4.3.0 try later',
+}
+
+/** After the upgrade the old entry reads as it was, and can be claimed and finished. */
+export async function checkClaimsAfterUpgrade(store: Store): Promise<void> {
+  const [entry] = await store.listQueue()
+  assert.ok(entry)
+  assert.equal(entry.sender, OLD_QUEUE_ROWS.sender)
+  assert.deepEqual(
+    entry.recipients.map((r) => ({ ...r, id: 0 })),
+    [
+      {
+        id: 0,
+        address: OLD_QUEUE_ROWS.address,
+        originalRecipient: null,
+        notify: null,
+        status: 'deferred',
+        attempts: OLD_QUEUE_ROWS.attempts,
+        nextAttemptAt: new Date(OLD_QUEUE_ROWS.nextAttemptAt),
+        lastAttemptAt: new Date(OLD_QUEUE_ROWS.lastAttemptAt),
+        lastReply: OLD_QUEUE_ROWS.lastReply,
+        delayNotified: false,
+      },
+    ],
+  )
+  const [claim] = await store.claimQueue({ owner: 'upgraded', leaseMs: 60_000, limit: 10 })
+  assert.equal(claim?.entry.id, entry.id)
+  const result = await store.finishQueueAttempt({
+    entryId: entry.id,
+    owner: 'upgraded',
+    outcomes: [{ id: entry.recipients[0]?.id ?? 0, status: 'delivered', reply: '250 ok' }],
+    notices: [],
+  })
+  assert.equal(result.removed, true)
+}

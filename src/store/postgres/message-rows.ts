@@ -153,7 +153,7 @@ export async function accept(
  * UPDATE cannot be collected; one being collected is waited for, and then is gone, so it is
  * made again.
  */
-async function storeBlob(
+export async function storeBlob(
   client: Client,
   blobId: string,
   bytes: Buffer,

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import pg from 'pg'
 import { testDatabase } from '../../../test/support/postgres.ts'
-import { checkQueueAfterUpgrade, fillStore, readContents } from '../contract/upgrade.ts'
+import {
+  checkClaimsAfterUpgrade,
+  checkQueueAfterUpgrade,
+  fillStore,
+  OLD_QUEUE_ROWS,
+  readContents,
+} from '../contract/upgrade.ts'
 import { type Migration, SchemaVersionError } from '../index.ts'
 import {
   migratePostgresStore,
@@ -54,16 +61,57 @@ test('version 1 to 2 on PostgreSQL adds the outbound queue and changes nothing e
   const before = await readContents(old)
   await old.close()
 
-  await assert.rejects(openPostgresStore({ url }), /version 1 and this Postern needs version 2/)
-  assert.deepEqual(await postgresSchemaStatus(url), {
+  const v2 = POSTGRES_MIGRATIONS.slice(0, 2)
+  await assert.rejects(
+    openPostgresStore({ url, migrations: v2 }),
+    /version 1 and this Postern needs version 2/,
+  )
+  assert.deepEqual(await postgresSchemaStatus(url, v2), {
     current: 1,
     latest: 2,
     pending: [{ version: 2, description: 'outbound queue: entries, recipients, blob references' }],
   })
-  assert.deepEqual(await migratePostgresStore(url), { current: 2, latest: 2, pending: [] })
-  assert.deepEqual(await postgresSchemaStatus(url), { current: 2, latest: 2, pending: [] })
+  assert.deepEqual(await migratePostgresStore(url, { migrations: v2 }), {
+    current: 2,
+    latest: 2,
+    pending: [],
+  })
+  // Later versions' code reads later columns: the rest of the way, then the checks.
+  const latest = POSTGRES_MIGRATIONS.length
+  assert.deepEqual(await migratePostgresStore(url), { current: latest, latest, pending: [] })
   const store = await openPostgresStore({ url })
   t.after(() => store.close())
   assert.deepEqual(await readContents(store), before)
   await checkQueueAfterUpgrade(store)
+})
+
+test('version 2 to 3 on PostgreSQL keeps queued recipients and lets them be claimed', async (t) => {
+  const url = await testDatabase(t)
+  const old = await openPostgresStore({ url, migrations: POSTGRES_MIGRATIONS.slice(0, 2) })
+  await fillStore(old)
+  const before = await readContents(old)
+  await old.close()
+  // Version 2's code is gone; its rows are written as it wrote them.
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  const q = OLD_QUEUE_ROWS
+  await client.query(
+    `WITH e AS (
+       INSERT INTO queue_entries (blob, size, sender, body, smtputf8, created_at)
+       SELECT id, size, $1, '7bit', false, 1000 FROM blobs ORDER BY id LIMIT 1 RETURNING id)
+     INSERT INTO queue_recipients (entry_id, position, address, status, attempts,
+       next_attempt_at, last_attempt_at, last_reply)
+     SELECT e.id, 0, $2, 'deferred', $3, $4, $5, $6 FROM e`,
+    [q.sender, q.address, q.attempts, q.nextAttemptAt, q.lastAttemptAt, q.lastReply],
+  )
+  await client.end()
+
+  assert.deepEqual((await postgresSchemaStatus(url)).pending, [
+    { version: 3, description: 'outbound queue: delay notices, lease index' },
+  ])
+  await migratePostgresStore(url)
+  const store = await openPostgresStore({ url })
+  t.after(() => store.close())
+  assert.deepEqual(await readContents(store), before)
+  await checkClaimsAfterUpgrade(store)
 })

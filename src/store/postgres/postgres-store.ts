@@ -13,6 +13,9 @@ import {
   type Migration,
   NotFoundError,
   planAccept,
+  planAttempt,
+  type QueueAttempt,
+  type QueueAttemptResult,
   queuePage,
   type SchemaStatus,
   type Store,
@@ -297,6 +300,36 @@ class PostgresStore implements Store {
   async removeQueueEntry(id: number) {
     await queue.removeQueueEntry(this.#pool, id)
     await this.#collectGarbage()
+  }
+  async claimQueue(options: Parameters<Store['claimQueue']>[0]) {
+    const { owner, leaseMs, limit } = options
+    return queue.claimQueue(this.#pool, owner, Date.now(), leaseMs, limit)
+  }
+  renewQueueLeases(owner: string, leaseMs: number) {
+    return queue.renewQueueLeases(this.#pool, owner, Date.now() + leaseMs)
+  }
+  releaseQueueLeases(owner: string) {
+    return queue.releaseQueueLeases(this.#pool, owner)
+  }
+  async finishQueueAttempt(attempt: QueueAttempt): Promise<QueueAttemptResult> {
+    const plan = planAttempt(attempt)
+    const result = await queue.finishAttempt(
+      this.#pool,
+      attempt.entryId,
+      attempt.owner,
+      plan,
+      Date.now(),
+      (_id, bytes) => describeMessage(bytes),
+      (bytes) => createHash('sha256').update(bytes).digest('hex'),
+    )
+    if (result.removed) await this.#collectGarbage()
+    return result
+  }
+  rescheduleQueue(id?: number) {
+    return queue.rescheduleQueue(this.#pool, id, Date.now())
+  }
+  nextQueueAttemptAt() {
+    return queue.nextQueueAttemptAt(this.#pool)
   }
   getMessages(mailboxId: number, uids: Parameters<Store['getMessages']>[1]) {
     return messages.getMessages(this.#pool, mailboxId, uids)

@@ -194,6 +194,12 @@ CREATE TRIGGER queue_entries_blob_refs AFTER INSERT OR DELETE ON queue_entries
   FOR EACH ROW EXECUTE FUNCTION queue_entries_blob_refs();
 `
 
+// The delivery side of the queue, as in the SQLite backend's version 4.
+const VERSION_3 = `
+ALTER TABLE queue_recipients ADD COLUMN delay_notified boolean NOT NULL DEFAULT false;
+CREATE INDEX queue_recipients_lease ON queue_recipients (lease_owner) WHERE lease_owner IS NOT NULL;
+`
+
 /** The schema's history; version N's statements take a version N - 1 database to N. */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -206,6 +212,11 @@ INSERT INTO meta (key, value) VALUES ('schema_version', 0), ('last_uid_validity'
     version: 2,
     description: 'outbound queue: entries, recipients, blob references',
     sql: VERSION_2,
+  },
+  {
+    version: 3,
+    description: 'outbound queue: delay notices, lease index',
+    sql: VERSION_3,
   },
 ]
 

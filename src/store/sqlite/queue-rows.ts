@@ -1,14 +1,17 @@
 import {
+  type AttemptPlan,
   type NewQueueEntry,
   NotFoundError,
+  type QueueClaim,
   type QueueEntry,
   type QueueEntryId,
   shape,
 } from '../index.ts'
 import type { Connection } from './connection.ts'
 
-// The outbound queue's rows. Only what accepting a message needs so far, and reading it back;
-// claiming, retrying and finishing recipients belong to the queue's own issue.
+// The outbound queue's rows: entries and recipients as accepted, claims with leases, and the
+// outcomes of delivery attempts. SQLite has one writer at a time, so a claim made inside the
+// write transaction is exclusive without row locks; the lease is what outlives it.
 
 /** Inserts the entry and its recipients; the caller holds the write transaction. */
 export function insertQueueEntry(
@@ -92,4 +95,141 @@ export function readQueueEntry(c: Connection, id: QueueEntryId): QueueEntry {
   const entry = readEntries(c, id, id, 1)[0]
   if (!entry) throw new NotFoundError(`Queue entry ${id} does not exist`)
   return entry
+}
+
+/** Recipients waiting for an attempt; `?` is now. */
+const CLAIMABLE = `status IN ('pending', 'deferred') AND next_attempt_at <= ?
+  AND (lease_until IS NULL OR lease_until <= ?)`
+
+/** Leases the due recipients to `owner`; the caller holds the write transaction. */
+export function claimQueue(
+  c: Connection,
+  owner: string,
+  now: number,
+  leaseMs: number,
+  limit: number,
+): QueueClaim[] {
+  const rows = c.all<{ id: number; entry_id: number }>(
+    `SELECT id, entry_id FROM queue_recipients WHERE ${CLAIMABLE}
+     ORDER BY next_attempt_at, id LIMIT ?`,
+    now,
+    now,
+    limit,
+  )
+  const claimed = new Map<number, number[]>()
+  for (const row of rows) {
+    c.run(
+      'UPDATE queue_recipients SET lease_owner = ?, lease_until = ? WHERE id = ?',
+      owner,
+      now + leaseMs,
+      row.id,
+    )
+    const ids = claimed.get(Number(row.entry_id)) ?? []
+    ids.push(Number(row.id))
+    claimed.set(Number(row.entry_id), ids)
+  }
+  return [...claimed].map(([entryId, ids]) => {
+    const entry = readQueueEntry(c, entryId)
+    const isClaimed = new Set(ids)
+    return {
+      entry,
+      recipientIds: entry.recipients.filter((r) => isClaimed.has(r.id)).map((r) => r.id),
+    }
+  })
+}
+
+export function renewQueueLeases(c: Connection, owner: string, until: number): number {
+  return c.run('UPDATE queue_recipients SET lease_until = ? WHERE lease_owner = ?', until, owner)
+    .changes
+}
+
+export function releaseQueueLeases(c: Connection, owner: string): number {
+  return c.run(
+    'UPDATE queue_recipients SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?',
+    owner,
+  ).changes
+}
+
+/**
+ * Applies the outcomes whose lease `owner` still holds; returns the ids it did not hold. The
+ * caller holds the write transaction.
+ */
+export function applyOutcomes(
+  c: Connection,
+  entryId: QueueEntryId,
+  owner: string,
+  outcomes: AttemptPlan['outcomes'],
+  now: number,
+): number[] {
+  const stale: number[] = []
+  for (const outcome of outcomes) {
+    const { changes } = c.run(
+      `UPDATE queue_recipients SET status = ?, last_reply = ?, next_attempt_at = ?,
+         attempts = attempts + ?, last_attempt_at = CASE WHEN ? THEN ? ELSE last_attempt_at END,
+         delay_notified = delay_notified OR ?, lease_owner = NULL, lease_until = NULL
+       WHERE id = ? AND entry_id = ? AND lease_owner = ? AND status IN ('pending', 'deferred')`,
+      outcome.status,
+      outcome.reply,
+      outcome.nextAttemptAt,
+      outcome.isAttempt ? 1 : 0,
+      outcome.isAttempt ? 1 : 0,
+      now,
+      outcome.delayNotified ? 1 : 0,
+      outcome.id,
+      entryId,
+      owner,
+    )
+    if (changes === 0) {
+      const other = c.get<{ entry_id: number }>(
+        'SELECT entry_id FROM queue_recipients WHERE id = ?',
+        outcome.id,
+      )
+      if (other && Number(other.entry_id) !== entryId) {
+        throw new RangeError(`Recipient ${outcome.id} is not in queue entry ${entryId}`)
+      }
+      stale.push(outcome.id)
+    }
+  }
+  return stale
+}
+
+/** Removes the entry once nothing in it waits; returns whether it is gone. */
+export function removeIfDone(c: Connection, entryId: QueueEntryId): boolean {
+  const waiting = c.get(
+    `SELECT 1 AS found FROM queue_recipients
+     WHERE entry_id = ? AND status IN ('pending', 'deferred') LIMIT 1`,
+    entryId,
+  )
+  if (waiting) return false
+  c.run('DELETE FROM queue_entries WHERE id = ?', entryId)
+  return true
+}
+
+export function rescheduleQueue(c: Connection, id: QueueEntryId | undefined, now: number): number {
+  if (id === undefined) {
+    return c.run(
+      `UPDATE queue_recipients SET next_attempt_at = ?
+       WHERE status IN ('pending', 'deferred') AND next_attempt_at > ?`,
+      now,
+      now,
+    ).changes
+  }
+  if (!c.get('SELECT 1 AS found FROM queue_entries WHERE id = ?', id)) {
+    throw new NotFoundError(`Queue entry ${id} does not exist`)
+  }
+  return c.run(
+    `UPDATE queue_recipients SET next_attempt_at = ?
+     WHERE entry_id = ? AND status IN ('pending', 'deferred') AND next_attempt_at > ?`,
+    now,
+    id,
+    now,
+  ).changes
+}
+
+export function nextQueueAttemptAt(c: Connection): Date | null {
+  const row = c.get<{ due: number | null }>(
+    `SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) AS due FROM queue_recipients
+     WHERE status IN ('pending', 'deferred')`,
+  )
+  return row?.due === null || row?.due === undefined ? null : new Date(Number(row.due))
 }

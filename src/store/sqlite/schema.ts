@@ -195,6 +195,13 @@ CREATE TABLE blob_text_pending (
 );
 `
 
+// The delivery side of the queue: whether a delay notice went out per recipient, and an index
+// for the leases a node renews and releases.
+const VERSION_4 = `
+ALTER TABLE queue_recipients ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX queue_recipients_lease ON queue_recipients (lease_owner) WHERE lease_owner IS NOT NULL;
+`
+
 /** The schema's history; version N's statements take a version N - 1 database to N. */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -212,6 +219,11 @@ INSERT INTO meta (key, value) VALUES ('schema_version', 0), ('last_uid_validity'
     version: 3,
     description: 'search text indexed after delivery, not during it',
     sql: VERSION_3,
+  },
+  {
+    version: 4,
+    description: 'outbound queue: delay notices, lease index',
+    sql: VERSION_4,
   },
 ]
 

@@ -7,7 +7,13 @@ import { setTimeout } from 'node:timers/promises'
 import { makeTempDir } from '../../../test/support/temp-dir.ts'
 import { CREDENTIALS, deliverOne, message } from '../contract/fixtures.ts'
 import { describeStoreContract } from '../contract/index.ts'
-import { checkQueueAfterUpgrade, fillStore, readContents } from '../contract/upgrade.ts'
+import {
+  checkClaimsAfterUpgrade,
+  checkQueueAfterUpgrade,
+  fillStore,
+  OLD_QUEUE_ROWS,
+  readContents,
+} from '../contract/upgrade.ts'
 import { type Migration, SchemaVersionError, type Store } from '../index.ts'
 import {
   migrateSqliteStore,
@@ -148,7 +154,9 @@ test('version 1 to 2 adds the outbound queue to a populated store and changes no
     pending: [],
   })
   assert.deepEqual(sqliteSchemaStatus(dataDir, v2), { current: 2, latest: 2, pending: [] })
-  const store = await openSqliteStore({ dataDir, migrations: v2 })
+  // Later versions' code reads later columns: the rest of the way, then the checks.
+  migrateSqliteStore(dataDir)
+  const store = await openSqliteStore({ dataDir })
   t.after(() => store.close())
   assert.deepEqual(await readContents(store), before)
   await checkQueueAfterUpgrade(store)
@@ -164,14 +172,53 @@ test('version 2 to 3 keeps indexed text searchable and indexes new text after de
   const oldHits = await old.searchText(inbox, [{ field: 'text', value: 'e' }])
   await old.close()
 
-  await assert.rejects(openSqliteStore({ dataDir }), /version 2 and this Postern needs version 3/)
-  assert.deepEqual(migrateSqliteStore(dataDir), { current: 3, latest: 3, pending: [] })
+  const latest = SQLITE_MIGRATIONS.length
+  await assert.rejects(
+    openSqliteStore({ dataDir }),
+    new RegExp(`version 2 and this Postern needs version ${latest}`),
+  )
+  assert.deepEqual(migrateSqliteStore(dataDir), { current: latest, latest, pending: [] })
   const store = await openSqliteStore({ dataDir })
   t.after(() => store.close())
   assert.deepEqual(await readContents(store), before)
   assert.deepEqual(await store.searchText(inbox, [{ field: 'text', value: 'e' }]), oldHits)
   const uid = await deliverOne(store, inbox, message('after the upgrade', 'a fresh quokka'))
   assert.deepEqual(await store.searchText(inbox, [{ field: 'body', value: 'QUOKKA' }]), [uid])
+})
+
+test('version 3 to 4 keeps queued recipients and lets them be claimed', async (t) => {
+  const dataDir = makeTempDir(t)
+  const old = await openSqliteStore({ dataDir, migrations: SQLITE_MIGRATIONS.slice(0, 3) })
+  await fillStore(old)
+  const before = await readContents(old)
+  await old.close()
+  // Version 3's code is gone; its rows are written as it wrote them.
+  const db = new DatabaseSync(path.join(dataDir, 'store.sqlite'))
+  const q = OLD_QUEUE_ROWS
+  const blob = db.prepare('SELECT id, size FROM blobs LIMIT 1').get() as {
+    id: number
+    size: number
+  }
+  const entry = db
+    .prepare(
+      `INSERT INTO queue_entries (blob, size, sender, body, smtputf8, created_at)
+       VALUES (?, ?, ?, '7bit', 0, 1000)`,
+    )
+    .run(blob.id, blob.size, q.sender)
+  db.prepare(
+    `INSERT INTO queue_recipients (entry_id, position, address, status, attempts,
+       next_attempt_at, last_attempt_at, last_reply) VALUES (?, 0, ?, 'deferred', ?, ?, ?, ?)`,
+  ).run(entry.lastInsertRowid, q.address, q.attempts, q.nextAttemptAt, q.lastAttemptAt, q.lastReply)
+  db.close()
+
+  assert.deepEqual(sqliteSchemaStatus(dataDir).pending, [
+    { version: 4, description: 'outbound queue: delay notices, lease index' },
+  ])
+  migrateSqliteStore(dataDir)
+  const store = await openSqliteStore({ dataDir })
+  t.after(() => store.close())
+  assert.deepEqual(await readContents(store), before)
+  await checkClaimsAfterUpgrade(store)
 })
 
 test('search text is indexed after delivery, in the background, and searched before and after', async (t) => {

@@ -15,6 +15,9 @@ import {
   type Migration,
   NotFoundError,
   planAccept,
+  planAttempt,
+  type QueueAttempt,
+  type QueueAttemptResult,
   queuePage,
   type SchemaStatus,
   type Store,
@@ -464,6 +467,57 @@ class SqliteStore implements Store {
   async removeQueueEntry(id: number) {
     this.#c.write(() => queue.removeQueueEntry(this.#c, id))
     this.#collectGarbage()
+  }
+  async claimQueue(options: Parameters<Store['claimQueue']>[0]) {
+    const { owner, leaseMs, limit } = options
+    return this.#c.writeBatched(() => queue.claimQueue(this.#c, owner, Date.now(), leaseMs, limit))
+  }
+  async renewQueueLeases(owner: string, leaseMs: number) {
+    return this.#c.write(() => queue.renewQueueLeases(this.#c, owner, Date.now() + leaseMs))
+  }
+  async releaseQueueLeases(owner: string) {
+    return this.#c.write(() => queue.releaseQueueLeases(this.#c, owner))
+  }
+  async finishQueueAttempt(attempt: QueueAttempt): Promise<QueueAttemptResult> {
+    const plan = planAttempt(attempt)
+    const now = Date.now()
+    const descriptions = new Map<string, MessageDescription>()
+    for (let round = 1; ; round += 1) {
+      // Notices are stored like any queued message: bytes durable before the commit.
+      const blobs = await Promise.all(plan.notices.map((notice) => this.#blobs.put(notice.bytes)))
+      try {
+        const result = await this.#c.writeBatched((): QueueAttemptResult => {
+          const stale = queue.applyOutcomes(
+            this.#c,
+            attempt.entryId,
+            attempt.owner,
+            plan.outcomes,
+            now,
+          )
+          // A lost lease means another claimant owns the recipient now, and its notices too.
+          const notices =
+            stale.length > 0
+              ? []
+              : plan.notices.map((notice, index) => {
+                  const blob = blobs[index] as PutResult
+                  const row = this.#blobRow(blob.id, notice.bytes, descriptions)
+                  const id = queue.insertQueueEntry(this.#c, row, blob.size, notice.entry, now)
+                  return queue.readQueueEntry(this.#c, id)
+                })
+          return { removed: queue.removeIfDone(this.#c, attempt.entryId), stale, notices }
+        })
+        if (result.removed) this.#collectGarbage()
+        return result
+      } catch (error) {
+        if (!(error instanceof BlobCollectedError) || round >= PUT_ATTEMPTS) throw error
+      }
+    }
+  }
+  async rescheduleQueue(id?: number) {
+    return this.#c.write(() => queue.rescheduleQueue(this.#c, id, Date.now()))
+  }
+  async nextQueueAttemptAt() {
+    return queue.nextQueueAttemptAt(this.#c)
   }
   async getMessages(mailboxId: number, uids: Parameters<Store['getMessages']>[1]) {
     return messages.getMessages(this.#c, mailboxId, uids)
