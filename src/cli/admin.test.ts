@@ -199,7 +199,7 @@ test('migrate status|up [--dry-run], and a schema newer than this Postern refuse
   assert.equal(fresh.code, 0)
   assert.match(
     fresh.out,
-    /^store: sqlite in .*\nschema version 0 \(this Postern knows 3\): 3 migrations pending\n {2}1 {2}accounts.*\n {2}2 {2}outbound queue.*\n {2}3 {2}search text indexed after delivery/,
+    /^store: sqlite in .*\nschema version 0 \(this Postern knows 4\): 4 migrations pending\n {2}1 {2}accounts.*\n {2}2 {2}outbound queue.*\n {2}3 {2}search text indexed after delivery.*\n {2}4 {2}outbound queue: delay notices/,
   )
   const dry = await run(['migrate', 'up', '--dry-run'])
   assert.match(dry.out, /^would apply:\n {2}1 {2}/)
@@ -210,20 +210,20 @@ test('migrate status|up [--dry-run], and a schema newer than this Postern refuse
   )
   const up = await run(['migrate', 'up'])
   assert.equal(up.code, 0)
-  assert.match(up.out, /schema version 3 \(this Postern knows 3\): up to date\n$/)
+  assert.match(up.out, /schema version 4 \(this Postern knows 4\): up to date\n$/)
   assert.match((await run(['migrate', 'up'])).out, /^nothing to apply: /)
 
-  // A store left at version 1 (before the outbound queue): two steps pending, then applied.
+  // A store left at version 1 (before the outbound queue): three steps pending, then applied.
   const database = new DatabaseSync(path.join(dataDir, 'store.sqlite'))
   database.exec(`DROP TABLE queue_recipients; DROP TABLE queue_entries;
     DROP TABLE blob_text_pending; UPDATE meta SET value = 1 WHERE key = 'schema_version'`)
   assert.match(
     (await run(['migrate', 'status'])).out,
-    /schema version 1 \(this Postern knows 3\): 2 migrations pending\n {2}2 {2}outbound queue.*\n {2}3 {2}search text/,
+    /schema version 1 \(this Postern knows 4\): 3 migrations pending\n {2}2 {2}outbound queue.*\n {2}3 {2}search text.*\n {2}4 {2}outbound queue: delay/,
   )
   assert.match(
     (await run(['migrate', 'up'])).out,
-    /schema version 3 \(this Postern knows 3\): up to date\n$/,
+    /schema version 4 \(this Postern knows 4\): up to date\n$/,
   )
   database.exec("UPDATE meta SET value = 99 WHERE key = 'schema_version'")
   database.close()
@@ -231,5 +231,89 @@ test('migrate status|up [--dry-run], and a schema newer than this Postern refuse
   assert.equal((await run(['migrate', 'up'])).code, 1)
   const refused = await run(['domain', 'list'])
   assert.equal(refused.code, 1)
-  assert.match(refused.err, /schema is version 99, newer than this Postern knows \(3\)/)
+  assert.match(refused.err, /schema is version 99, newer than this Postern knows \(4\)/)
+})
+
+test('queue list|show|flush|remove work on the queue the server left', async (t) => {
+  const { run, dataDir } = cli(t)
+  assert.deepEqual(await run(['queue', 'list']), { code: 0, out: 'the queue is empty\n', err: '' })
+  const store = await openSqliteStore({ dataDir })
+  const bytes = Buffer.from('From: a@example.test\r\nSubject: waiting\r\n\r\nbody\r\n')
+  const { queued } = await store.acceptMessage({
+    deliveries: [],
+    queue: {
+      message: { bytes },
+      entry: {
+        sender: 'a@example.test',
+        recipients: [
+          { address: 'x@remote.test', originalRecipient: null, notify: null },
+          { address: 'y@remote.test', originalRecipient: null, notify: null },
+        ],
+        envelopeId: 'env-1',
+        ret: 'hdrs',
+        body: '7bit',
+        smtputf8: false,
+        submittedBy: null,
+      },
+    },
+  })
+  assert.ok(queued)
+  // One recipient deferred an hour, as a failed attempt leaves it.
+  const [claim] = await store.claimQueue({ owner: 'test', leaseMs: 60_000, limit: 10 })
+  const [x, y] = queued.recipients
+  await store.finishQueueAttempt({
+    entryId: queued.id,
+    owner: 'test',
+    outcomes: [
+      {
+        id: x?.id ?? 0,
+        status: 'deferred',
+        reply: '451 4.7.1 greylisted',
+        nextAttemptAt: new Date(Date.now() + 3_600_000),
+      },
+      {
+        id: y?.id ?? 0,
+        status: 'deferred',
+        reply: '421 4.4.2 try later',
+        nextAttemptAt: new Date(Date.now() + 3_600_000),
+      },
+    ],
+    notices: [],
+  })
+  assert.equal(claim?.entry.id, queued.id)
+  await store.close()
+
+  const list = await run(['queue', 'list'])
+  assert.equal(list.code, 0)
+  assert.match(
+    list.out,
+    new RegExp(`^${queued.id}\\t\\S+Z\\t${bytes.length}\\t<a@example\\.test>\\n`),
+  )
+  assert.match(
+    list.out,
+    /\n {4}<x@remote\.test>\tdeferred\tattempts 1\tnext \S+Z\t451 4\.7\.1 greylisted\n/,
+  )
+  assert.match(list.out, /1 queued message\(s\)\n$/)
+  const show = await run(['queue', 'show', String(queued.id)])
+  assert.equal(show.code, 0)
+  assert.match(show.out, /sender: +<a@example\.test>\n/)
+  assert.match(show.out, /envid: +env-1\n/)
+  assert.match(show.out, /\nFrom: a@example\.test\nSubject: waiting\n$/)
+  assert.equal((await run(['queue', 'show', '999'])).code, 1)
+  assert.equal((await run(['queue', 'show', 'x1'])).code, 2)
+
+  assert.match((await run(['queue', 'flush', String(queued.id)])).out, /^2 recipient\(s\) due now/)
+  assert.match((await run(['queue', 'flush'])).out, /^0 recipient\(s\) due now/)
+  const reopened = await openSqliteStore({ dataDir })
+  const due = await reopened.nextQueueAttemptAt()
+  await reopened.close()
+  assert.ok(due !== null && due.getTime() <= Date.now(), 'flushed recipients are due')
+
+  assert.deepEqual(await run(['queue', 'remove', String(queued.id)]), {
+    code: 0,
+    out: `removed queue entry ${queued.id}\n`,
+    err: '',
+  })
+  assert.equal((await run(['queue', 'remove', String(queued.id)])).code, 1)
+  assert.equal((await run(['queue', 'list'])).out, 'the queue is empty\n')
 })

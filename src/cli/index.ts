@@ -3,6 +3,7 @@ import { POSTERN_VERSION } from '../server/index.ts'
 import { aliasCommands } from './commands/alias.ts'
 import { domainCommands } from './commands/domain.ts'
 import { migrateCommands } from './commands/migrate.ts'
+import { queueCommands } from './commands/queue.ts'
 import { serve } from './commands/serve.ts'
 import { userCommands } from './commands/user.ts'
 import { type CliIo, processIo } from './io.ts'
@@ -42,6 +43,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
   domainCommands(program, io, done)
   userCommands(program, io, done)
   aliasCommands(program, io, done)
+  queueCommands(program, io, done)
   migrateCommands(program, io, done)
 
   try {

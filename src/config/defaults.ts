@@ -62,3 +62,27 @@ export const DEFAULT_AUTH = {
   maxIpFailures: 30,
   lockoutMs: 15 * 60_000,
 } as const
+
+/**
+ * Outbound queue defaults, in the spirit of Postfix: the first retry after 5 minutes
+ * (minimal_backoff_time 300s), the wait doubling up to 4 hours, give up after 5 days
+ * (maximal_queue_lifetime), a delay notice after 4 hours; 100 outbound connections in all and
+ * 20 per destination (default_destination_concurrency_limit). A claim's lease is renewed while
+ * the runner lives; 10 minutes is how long a crashed node's recipients wait for another node.
+ */
+export const DEFAULT_QUEUE = {
+  retryMinMs: 5 * 60_000,
+  retryMaxMs: 4 * 3_600_000,
+  lifetimeMs: 5 * 86_400_000,
+  delayWarningMs: 4 * 3_600_000,
+  maxConnections: 100,
+  maxPerDomain: 20,
+  leaseMs: 10 * 60_000,
+  pollMs: 1000,
+} as const
+
+/** Where and how relayed mail leaves: port 25 of each MX host, RFC 5321's timeouts. */
+export const DEFAULT_RELAY = {
+  port: 25,
+  connectTimeoutMs: 30_000,
+} as const

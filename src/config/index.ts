@@ -3,9 +3,11 @@ export { ConfigError } from './config-error.ts'
 export {
   DEFAULT_AUTH,
   DEFAULT_LISTEN,
+  DEFAULT_QUEUE,
+  DEFAULT_RELAY,
   DEFAULT_SMTP,
   LISTENER_NAMES,
   type ListenerName,
 } from './defaults.ts'
 export { type LoadConfigOptions, loadConfig } from './load.ts'
-export type { Config, LogLevel, SmtpConfig } from './schema.ts'
+export type { Config, LogLevel, QueueConfig, RelayConfig, SmtpConfig } from './schema.ts'

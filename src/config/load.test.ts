@@ -68,6 +68,23 @@ test('loadConfig without a path returns the embedded default', (t) => {
       vrfy: false,
     },
     auth: { maxAccountFailures: 10, maxIpFailures: 30, lockoutMs: 900_000 },
+    queue: {
+      retryMinMs: 300_000,
+      retryMaxMs: 14_400_000,
+      lifetimeMs: 432_000_000,
+      delayWarningMs: 14_400_000,
+      maxConnections: 100,
+      maxPerDomain: 20,
+      leaseMs: 600_000,
+      pollMs: 1000,
+    },
+    relay: {
+      port: 25,
+      connectTimeoutMs: 30_000,
+      sourceAddress: null,
+      commandTimeoutMs: null,
+      smartHost: null,
+    },
     dns: { servers: [] },
     log: { level: 'info', format: 'auto' },
     limits: { maxConnections: 4000, maxConnectionsPerIp: 50 },
@@ -91,6 +108,40 @@ test('[smtp] keys set the SMTP policy, and bad values name their key', (t) => {
   assert.equal(fileError(t, '[smtp]\nmax_recipients = 0\n').key, 'smtp.max_recipients')
   assert.equal(fileError(t, '[smtp]\nvrfy = "yes"\n').key, 'smtp.vrfy')
   assert.equal(fileError(t, '[smtp]\nrelay = true\n').key, 'smtp.relay')
+})
+
+test('[queue] and [relay] keys are checked and name their key', (t) => {
+  assert.equal(fileError(t, '[queue]\nretry_min_ms = 10\n').key, 'queue.retry_min_ms')
+  assert.equal(
+    fileError(t, '[queue]\nretry_min_ms = 600000\nretry_max_ms = 60000\n').key,
+    'queue.retry_max_ms',
+  )
+  assert.equal(fileError(t, '[queue]\nmax_per_domain = 0\n').key, 'queue.max_per_domain')
+  assert.equal(fileError(t, '[relay]\nport = 0\n').key, 'relay.port')
+  assert.equal(
+    fileError(t, '[relay.smart_host]\naddress = "a.example:99999"\n').key,
+    'relay.smart_host.address',
+  )
+  assert.equal(
+    fileError(t, '[relay.smart_host]\naddress = "a.example"\ntls = "none"\n').key,
+    'relay.smart_host.tls',
+  )
+  assert.equal(
+    fileError(t, '[relay.smart_host]\naddress = "a.example"\nusername = "u"\n').key,
+    'relay.smart_host',
+  )
+  assert.equal(
+    fileError(t, '[relay.smart_host]\naddress = "a.example"\nca_file = "missing.pem"\n').key,
+    'relay.smart_host.ca_file',
+  )
+  const file = writeConfig(t, '[relay.smart_host]\naddress = "[192.0.2.25]:465"\n')
+  assert.deepEqual(loadConfig({ path: file }).relay.smartHost, {
+    address: { host: '192.0.2.25', port: 465 },
+    tls: 'starttls',
+    verifyCertificate: true,
+    caFile: null,
+    credentials: null,
+  })
 })
 
 test('loadConfig without options puts the data dir in the process working directory', () => {
@@ -135,6 +186,30 @@ backend = "sqlite"
 [directory]
 subaddress_separator = "-"
 
+[queue]
+retry_min_ms = 60000
+retry_max_ms = 3600000
+lifetime_ms = 86400000
+delay_warning_ms = 0
+max_connections = 10
+max_per_domain = 2
+lease_ms = 120000
+poll_ms = 500
+
+[relay]
+port = 2525
+connect_timeout_ms = 5000
+source_address = "127.0.0.9"
+command_timeout_ms = 10000
+
+[relay.smart_host]
+address = "smtp.example.net"
+tls = "implicit"
+verify_certificate = false
+ca_file = "cert.pem"
+username = "relay-user"
+password = "relay-secret"
+
 [dns]
 servers = ["127.0.0.1:10053", "192.0.2.53", "[::1]", "[2001:db8::53]:5353"]
 
@@ -178,6 +253,29 @@ max_connections_per_ip = 7
       vrfy: false,
     },
     auth: { maxAccountFailures: 10, maxIpFailures: 30, lockoutMs: 900_000 },
+    queue: {
+      retryMinMs: 60_000,
+      retryMaxMs: 3_600_000,
+      lifetimeMs: 86_400_000,
+      delayWarningMs: 0,
+      maxConnections: 10,
+      maxPerDomain: 2,
+      leaseMs: 120_000,
+      pollMs: 500,
+    },
+    relay: {
+      port: 2525,
+      connectTimeoutMs: 5000,
+      sourceAddress: '127.0.0.9',
+      commandTimeoutMs: 10_000,
+      smartHost: {
+        address: { host: 'smtp.example.net', port: 587 },
+        tls: 'implicit',
+        verifyCertificate: false,
+        caFile: path.join(dir, 'cert.pem'),
+        credentials: { username: 'relay-user', password: 'relay-secret' },
+      },
+    },
     dns: {
       servers: [
         { host: '127.0.0.1', port: 10053 },

@@ -107,12 +107,49 @@ function resolveConfig(file: ConfigFile, configPath: string | null, baseDir: str
       maxIpFailures: file.auth.max_ip_failures,
       lockoutMs: file.auth.lockout_ms,
     },
+    queue: {
+      retryMinMs: file.queue.retry_min_ms,
+      retryMaxMs: file.queue.retry_max_ms,
+      lifetimeMs: file.queue.lifetime_ms,
+      delayWarningMs: file.queue.delay_warning_ms,
+      maxConnections: file.queue.max_connections,
+      maxPerDomain: file.queue.max_per_domain,
+      leaseMs: file.queue.lease_ms,
+      pollMs: file.queue.poll_ms,
+    },
+    relay: relayConfig(file.relay, baseDir),
     dns: { servers: file.dns.servers },
     log: { level: file.log.level, format: file.log.format },
     limits: {
       maxConnections: file.limits.max_connections,
       maxConnectionsPerIp: file.limits.max_connections_per_ip,
     },
+  }
+}
+
+function relayConfig(relay: ConfigFile['relay'], baseDir: string): Config['relay'] {
+  const smart = relay.smart_host
+  return {
+    port: relay.port,
+    connectTimeoutMs: relay.connect_timeout_ms,
+    sourceAddress: relay.source_address ?? null,
+    commandTimeoutMs: relay.command_timeout_ms ?? null,
+    smartHost:
+      smart === undefined
+        ? null
+        : {
+            address: smart.address,
+            tls: smart.tls,
+            verifyCertificate: smart.verify_certificate,
+            caFile:
+              smart.ca_file === undefined
+                ? null
+                : readablePath('relay.smart_host.ca_file', path.resolve(baseDir, smart.ca_file)),
+            credentials:
+              smart.username === undefined || smart.password === undefined
+                ? null
+                : { username: smart.username, password: smart.password },
+          },
   }
 }
 

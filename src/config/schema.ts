@@ -6,6 +6,8 @@ import {
   DEFAULT_HOSTNAME,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_CONNECTIONS_PER_IP,
+  DEFAULT_QUEUE,
+  DEFAULT_RELAY,
   DEFAULT_SHUTDOWN_GRACE_MS,
   DEFAULT_SMTP,
   type ListenerName,
@@ -34,6 +36,26 @@ const hostname = z
       name.split('.').every((label) => /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i.test(label)),
     { message: 'must be a host name such as "mail.example.com" (letters, digits, hyphens, dots)' },
   )
+
+/** A host name or IP address with an optional port: where a client connects (the smart host). */
+function remoteHost(defaultPort: number) {
+  return z.string().transform((value, ctx): HostPort => {
+    const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(value)
+    const named = /^([A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(value)
+    const [, host = '', portText] = bracketed ?? named ?? []
+    const port = portText === undefined ? defaultPort : Number(portText)
+    const isName = bracketed !== null || hostname.safeParse(host).success || /^[\d.]+$/.test(host)
+    if (host === '' || !isName || port < 1 || port > 65_535) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'must be a host name or address with an optional port, e.g. "smtp.example.net:587"',
+      })
+      return z.NEVER
+    }
+    return { host, port }
+  })
+}
 
 const listen = z.strictObject({
   smtp: hostPort().optional(),
@@ -116,6 +138,73 @@ export const configFileSchema = z.strictObject({
       timeout_ms: DEFAULT_SMTP.timeoutMs,
       vrfy: DEFAULT_SMTP.vrfy,
     })),
+  queue: z
+    .strictObject({
+      retry_min_ms: z.int().min(1000).max(86_400_000).default(DEFAULT_QUEUE.retryMinMs),
+      retry_max_ms: z
+        .int()
+        .min(1000)
+        .max(7 * 86_400_000)
+        .default(DEFAULT_QUEUE.retryMaxMs),
+      lifetime_ms: z
+        .int()
+        .min(1000)
+        .max(60 * 86_400_000)
+        .default(DEFAULT_QUEUE.lifetimeMs),
+      // 0: no delay notices.
+      delay_warning_ms: z
+        .int()
+        .min(0)
+        .max(60 * 86_400_000)
+        .default(DEFAULT_QUEUE.delayWarningMs),
+      max_connections: z.int().min(1).max(10_000).default(DEFAULT_QUEUE.maxConnections),
+      max_per_domain: z.int().min(1).max(1000).default(DEFAULT_QUEUE.maxPerDomain),
+      lease_ms: z.int().min(1000).max(86_400_000).default(DEFAULT_QUEUE.leaseMs),
+      poll_ms: z.int().min(10).max(600_000).default(DEFAULT_QUEUE.pollMs),
+    })
+    .refine((queue) => queue.retry_max_ms >= queue.retry_min_ms, {
+      path: ['retry_max_ms'],
+      message: 'must not be below retry_min_ms',
+    })
+    .default(() => ({
+      retry_min_ms: DEFAULT_QUEUE.retryMinMs,
+      retry_max_ms: DEFAULT_QUEUE.retryMaxMs,
+      lifetime_ms: DEFAULT_QUEUE.lifetimeMs,
+      delay_warning_ms: DEFAULT_QUEUE.delayWarningMs,
+      max_connections: DEFAULT_QUEUE.maxConnections,
+      max_per_domain: DEFAULT_QUEUE.maxPerDomain,
+      lease_ms: DEFAULT_QUEUE.leaseMs,
+      poll_ms: DEFAULT_QUEUE.pollMs,
+    })),
+  relay: z
+    .strictObject({
+      // The port of every MX host; only tests and unusual networks change it.
+      port: z.int().min(1).max(65_535).default(DEFAULT_RELAY.port),
+      connect_timeout_ms: z.int().min(100).max(600_000).default(DEFAULT_RELAY.connectTimeoutMs),
+      // The local address outbound connections come from (Postfix's smtp_bind_address).
+      source_address: z.union([z.ipv4(), z.ipv6()]).optional(),
+      // Replaces every per-command timeout of RFC 5321 §4.5.3.2 (tests use a short one).
+      command_timeout_ms: z.int().min(100).max(3_600_000).optional(),
+      // Everything goes to this host instead of each domain's MX.
+      smart_host: z
+        .strictObject({
+          address: remoteHost(587),
+          // "starttls" (587) and "implicit" (465) insist on TLS; "opportunistic" takes it if offered.
+          tls: z.enum(['starttls', 'implicit', 'opportunistic']).default('starttls'),
+          verify_certificate: z.boolean().default(true),
+          ca_file: z.string().min(1, 'must name a PEM file').optional(),
+          username: z.string().min(1).optional(),
+          password: z.string().min(1).optional(),
+        })
+        .refine((host) => (host.username === undefined) === (host.password === undefined), {
+          message: 'username and password go together',
+        })
+        .optional(),
+    })
+    .default(() => ({
+      port: DEFAULT_RELAY.port,
+      connect_timeout_ms: DEFAULT_RELAY.connectTimeoutMs,
+    })),
   dns: z
     .strictObject({ servers: z.array(hostPort(53)).default(() => []) })
     .default(() => ({ servers: [] })),
@@ -169,6 +258,8 @@ export interface Config {
   smtp: SmtpConfig
   /** Login failure bounds (src/auth's AuthThrottle), shared by every protocol. */
   auth: { maxAccountFailures: number; maxIpFailures: number; lockoutMs: number }
+  queue: QueueConfig
+  relay: RelayConfig
   dns: { servers: HostPort[] }
   log: { level: LogLevel; format: 'auto' | 'json' | 'pretty' }
   limits: { maxConnections: number; maxConnectionsPerIp: number }
@@ -187,4 +278,36 @@ export interface SmtpConfig {
   timeoutMs: number
   /** Whether VRFY says if an address exists; off, it answers 252 (RFC 5321 §3.5.3). */
   vrfy: boolean
+}
+
+export interface QueueConfig {
+  /** The first retry's wait; each later one doubles, up to retryMaxMs. */
+  retryMinMs: number
+  retryMaxMs: number
+  /** How long a message is retried before it bounces (RFC 5321 §4.5.4.1: at least 4-5 days). */
+  lifetimeMs: number
+  /** A delay notice after this long (RFC 3464 Action: delayed); 0 for none. */
+  delayWarningMs: number
+  maxConnections: number
+  maxPerDomain: number
+  leaseMs: number
+  /** How often the queue looks for work that another process (or node) made due. */
+  pollMs: number
+}
+
+export interface RelayConfig {
+  port: number
+  connectTimeoutMs: number
+  /** The local address outbound connections use; null: the system picks. */
+  sourceAddress: string | null
+  /** Set: every command's timeout; null: RFC 5321 §4.5.3.2's own per command. */
+  commandTimeoutMs: number | null
+  smartHost: {
+    address: HostPort
+    tls: 'starttls' | 'implicit' | 'opportunistic'
+    verifyCertificate: boolean
+    /** Absolute. */
+    caFile: string | null
+    credentials: { username: string; password: string } | null
+  } | null
 }

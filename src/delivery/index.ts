@@ -4,6 +4,7 @@ export type { Envelope, EnvelopeRecipient } from './envelope.ts'
 export {
   createDelivery,
   type Delivery,
+  type DeliveryOptions,
   type DeliveryOutcome,
   isOverQuota,
 } from './local-delivery.ts'

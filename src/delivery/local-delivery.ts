@@ -29,6 +29,12 @@ export interface Delivery {
    * committed (DESIGN.md invariant 1); a rejection means nothing was acknowledged.
    */
   deliver(envelope: Envelope, head: string, message: Buffer): Promise<DeliveryOutcome>
+  /**
+   * Files a message the outbound queue held for a local account (one that was over its quota):
+   * `message` is the queued bytes, trace fields included; Return-Path and Delivered-To go in
+   * front as for any local copy. 'over-quota' stores nothing.
+   */
+  deliverQueued(sender: string, account: Account, message: Buffer): Promise<'stored' | 'over-quota'>
 }
 
 /** Reply text a local recipient over its quota is queued with (RFC 3463 X.2.2 mailbox full). */
@@ -40,7 +46,12 @@ interface AccountDelivery {
   isOverQuota: boolean
 }
 
-export function createDelivery(store: Store, log: Logger): Delivery {
+export interface DeliveryOptions {
+  /** Called after a commit that queued something, so the queue runner looks at once. */
+  onQueued?: () => void
+}
+
+export function createDelivery(store: Store, log: Logger, options: DeliveryOptions = {}): Delivery {
   return {
     async deliver(envelope, head, message) {
       // Each stored form is built in one copy of the body: trace fields, then the message.
@@ -135,7 +146,16 @@ export function createDelivery(store: Store, log: Logger): Delivery {
           'mailbox over quota, message queued for a later retry',
         )
       }
+      if (queueId !== null) options.onQueued?.()
       return { stored, queueId, deferred: deferredAddresses }
+    },
+
+    async deliverQueued(sender, account, message) {
+      const mailboxId = await chooseMailbox(store, { account, tag: null })
+      if (await isOverQuota(store, account, message.length, 1)) return 'over-quota'
+      const bytes = localCopy(sender, account.address, '', message)
+      const [result] = await store.deliver({ bytes }, [{ mailboxId }])
+      return result?.status === 'stored' ? 'stored' : 'over-quota'
     },
   }
 }

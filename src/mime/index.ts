@@ -20,6 +20,7 @@ export {
 } from './build-message.ts'
 export { decodeText, isValidUtf8, normalizeCharset } from './charset.ts'
 export { formatDate, parseDate } from './date.ts'
+export { downgrade8bit } from './downgrade-8bit.ts'
 export { type Envelope, readEnvelope } from './envelope.ts'
 export {
   fieldValueBytes,

@@ -1,5 +1,13 @@
 export { Connection, type ConnectionOptions, normalizeAddress } from './connection.ts'
 export { newConnectionId } from './connection-id.ts'
+export {
+  createDnsResolver,
+  DnsError,
+  type DnsErrorCode,
+  type DnsResolver,
+  type DnsResolverOptions,
+  type MxRecord,
+} from './dns-resolver.ts'
 export { type AdmitResult, ConnectionLimiter, limitKey } from './ip-limits.ts'
 export { ConnectionClosedError, type Line, LineReader, LineTooLongError } from './line-reader.ts'
 export {

@@ -1,7 +1,10 @@
+import { readFileSync } from 'node:fs'
 import { AuthThrottle } from '../auth/index.ts'
 import { type Config, formatHostPort, LISTENER_NAMES } from '../config/index.ts'
+import { createDelivery } from '../delivery/index.ts'
 import { createDirectory } from '../directory/index.ts'
-import { ConnectionLimiter, type Listener, startListener } from '../net/index.ts'
+import { ConnectionLimiter, createDnsResolver, type Listener, startListener } from '../net/index.ts'
+import { OutboundQueue } from '../queue/index.ts'
 import type { Store } from '../store/index.ts'
 import type { Logger } from '../util/index.ts'
 import { prepareDataDir } from './data-dir.ts'
@@ -77,6 +80,22 @@ export async function startServer(
   const directory = createDirectory(store, {
     subaddressSeparator: config.directory.subaddressSeparator,
   })
+  const queue = new OutboundQueue({
+    store,
+    directory,
+    delivery: createDelivery(store, log.child({ service: 'delivery' })),
+    resolver: createDnsResolver({ servers: config.dns.servers }),
+    hostname: config.hostname,
+    config: config.queue,
+    relay: config.relay,
+    smartHostCa: readSmartHostCa(config),
+    // Stable across restarts (a restart takes its own leases back at once), distinct per node.
+    owner: `${config.hostname}:${config.dataDir}`,
+    log: log.child({ service: 'queue' }),
+  })
+  const delivery = createDelivery(store, log.child({ service: 'delivery' }), {
+    onQueued: () => queue.wake(),
+  })
   const authThrottle = new AuthThrottle(config.auth, log.child({ service: 'auth' }))
   const limiter = new ConnectionLimiter(config.limits)
   const listeners: Listener[] = []
@@ -101,6 +120,7 @@ export async function startServer(
           secureContext: tls.secureContext,
           store,
           directory,
+          delivery,
           authThrottle,
         })
         factories.set(factory, handler)
@@ -156,6 +176,17 @@ export async function startServer(
     'Postern is ready',
   )
 
+  await queue.start()
+  log.info(
+    {
+      route: config.relay.smartHost
+        ? `smart host ${formatHostPort(config.relay.smartHost.address)}`
+        : 'MX',
+      maxConnections: config.queue.maxConnections,
+    },
+    'outbound queue running',
+  )
+
   let stopping: Promise<void> | null = null
   return {
     config,
@@ -167,11 +198,27 @@ export async function startServer(
           { graceMs: config.shutdownGraceMs },
           'stopping: no new connections, sessions are finishing',
         )
-        await Promise.all(listeners.map((listener) => listener.close(config.shutdownGraceMs)))
+        await Promise.all([
+          ...listeners.map((listener) => listener.close(config.shutdownGraceMs)),
+          queue.stop(config.shutdownGraceMs),
+        ])
         await store.close()
         log.info({}, 'stopped')
       })()
       return stopping
     },
+  }
+}
+
+function readSmartHostCa(config: Config): Buffer | null {
+  const file = config.relay.smartHost?.caFile
+  if (file === undefined || file === null) return null
+  try {
+    return readFileSync(file)
+  } catch (error) {
+    throw new StartupError(
+      'relay.smart_host.ca_file',
+      `cannot read "${file}": ${(error as Error).message}`,
+    )
   }
 }

@@ -1,7 +1,7 @@
 import type { SecureContext } from 'node:tls'
 import type { AuthThrottle } from '../auth/index.ts'
 import type { Config } from '../config/index.ts'
-import { createDelivery } from '../delivery/index.ts'
+import type { Delivery } from '../delivery/index.ts'
 import type { Directory } from '../directory/index.ts'
 import type { ProtocolHandler } from '../net/index.ts'
 import { createSmtpServer, type SmtpMode } from '../smtp/server/index.ts'
@@ -17,6 +17,8 @@ export interface ProtocolContext {
   secureContext: SecureContext
   store: Store
   directory: Directory
+  /** Local delivery and queueing, shared by every listener that accepts mail. */
+  delivery: Delivery
   /** Failed logins, counted across every protocol so guessing cannot switch ports to go on. */
   authThrottle: AuthThrottle
 }
@@ -39,7 +41,7 @@ function smtpFactory(context: ProtocolContext, mode: SmtpMode): ProtocolHandler 
     config: context.config.smtp,
     store: context.store,
     directory: context.directory,
-    delivery: createDelivery(context.store, context.log.child({ service: 'delivery' })),
+    delivery: context.delivery,
     throttle: context.authThrottle,
     secureContext: context.secureContext,
   })

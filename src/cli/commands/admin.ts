@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig } from '../../config/index.ts'
 import { AddressError, createDirectory, type Directory } from '../../directory/index.ts'
 import { createLogger, openStore, StartupError } from '../../server/index.ts'
-import { ConflictError, InvalidNameError, NotFoundError } from '../../store/index.ts'
+import { ConflictError, InvalidNameError, NotFoundError, type Store } from '../../store/index.ts'
 import type { CliIo } from '../io.ts'
 
 /** Raised by a command for bad input it found itself: exit 2 with the message. */
@@ -18,7 +18,7 @@ export class UsageError extends Error {
 export async function runAdminCommand(
   options: { config?: string },
   io: CliIo,
-  work: (directory: Directory) => Promise<void>,
+  work: (directory: Directory, store: Store) => Promise<void>,
 ): Promise<number> {
   const configPath = options.config ?? (io.env.POSTERN_CONFIG || null)
   let config: ReturnType<typeof loadConfig>
@@ -46,6 +46,7 @@ export async function runAdminCommand(
   try {
     await work(
       createDirectory(store, { subaddressSeparator: config.directory.subaddressSeparator }),
+      store,
     )
     return 0
   } catch (error) {

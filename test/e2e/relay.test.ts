@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { SmtpClient } from '../../src/smtp/client/index.ts'
+import { startDnsServer } from '../support/dns-server.ts'
+import { getFreePorts } from '../support/free-port.ts'
+import { mailboxMessages } from '../support/mailbox.ts'
+import { eventually, startNode } from '../support/postern-node.ts'
+
+const ALICE = { address: 'alice@a.test', password: 'alice-secret-1' }
+const CAROL = { address: 'carol@b.test', password: 'carol-secret-1' }
+
+/** Submits `message` on a node's submission port as alice. */
+async function submit(port: number, host: string, to: string[], message: string) {
+  const client = await SmtpClient.connect({ host, port, tls: { rejectUnauthorized: false } })
+  try {
+    await client.hello('client.test')
+    await client.startTls()
+    await client.hello('client.test')
+    await client.authenticate(ALICE.address, ALICE.password)
+    const bytes = Buffer.from(message)
+    const result = await client.send(
+      { sender: ALICE.address, recipients: to.map((address) => ({ address })) },
+      {
+        size: bytes.length,
+        chunks: async function* () {
+          yield bytes
+        },
+      },
+    )
+    assert.equal(result.data?.code, 250, JSON.stringify(result))
+  } finally {
+    await client.quit()
+  }
+}
+
+test('a message submitted on A is relayed by MX to B and filed in the recipient INBOX', async (t) => {
+  const [port = 0] = await getFreePorts(1)
+  const dns = await startDnsServer(t, {
+    'a.test': { MX: [{ exchange: 'mx.a.test', priority: 10 }] },
+    'mx.a.test': { A: ['127.0.0.2'] },
+    'b.test': { MX: [{ exchange: 'mx.b.test', priority: 10 }] },
+    'mx.b.test': { A: ['127.0.0.3'] },
+  })
+  const common = { port, relayPort: port, dnsPort: dns.port }
+  const a = await startNode(t, {
+    ...common,
+    hostname: 'mx.a.test',
+    address: '127.0.0.2',
+    users: [ALICE],
+  })
+  const b = await startNode(t, {
+    ...common,
+    hostname: 'mx.b.test',
+    address: '127.0.0.3',
+    users: [CAROL],
+  })
+  const body = 'From: alice@a.test\r\nTo: carol@b.test\r\nSubject: across\r\n\r\nHello B.\r\n'
+  await submit(port + 1, '127.0.0.2', [CAROL.address], body)
+  const [received] = await eventually(
+    async () => {
+      const messages = await mailboxMessages(b.store, CAROL.address)
+      return messages.length > 0 ? messages : undefined
+    },
+    10_000,
+    'the message on B',
+  )
+  const text = received?.toString() ?? ''
+  assert.match(text, /^Return-Path: <alice@a\.test>\r\nDelivered-To: carol@b\.test\r\n/)
+  assert.match(
+    text,
+    /Received: from mx\.a\.test \(\[127\.0\.0\.2\]\)\r\n\tby mx\.b\.test \(Postern\) with ESMTPS/,
+  )
+  assert.ok(text.endsWith('Subject: across\r\n\r\nHello B.\r\n'))
+  await eventually(async () => ((await a.store.listQueue()).length === 0 ? true : undefined))
+})
