@@ -23,8 +23,13 @@ export interface DsnRecipient {
   status: string
   /** The host that gave the diagnostic: "mx.example.org". */
   remoteMta: string | null
-  /** The remote reply as text: "550 5.1.1 No such user". */
+  /** The remote reply as text: "550 5.1.1 No such user", or our own words (see diagnosticType). */
   diagnostic: string | null
+  /**
+   * RFC 3464 §2.3.6 diagnostic-type: "smtp" for an SMTP reply (the default); "X-Postern" when
+   * the text is Postern's own (a connection failure, a DNS answer, an expiry).
+   */
+  diagnosticType?: 'smtp' | 'X-Postern'
   lastAttemptAt: Date | null
   /** Written for delayed recipients only. */
   willRetryUntil: Date | null
@@ -234,7 +239,9 @@ function statusPart(input: DsnInput, host: string): Part {
     const remoteMta = cleanText(recipient.remoteMta ?? '', false)
     if (remoteMta !== '') lines.push(field('Remote-MTA', `dns; ${remoteMta}`))
     const diagnostic = cleanText(recipient.diagnostic ?? '', global)
-    if (diagnostic !== '') lines.push(field('Diagnostic-Code', `smtp; ${diagnostic}`))
+    if (diagnostic !== '') {
+      lines.push(field('Diagnostic-Code', `${recipient.diagnosticType ?? 'smtp'}; ${diagnostic}`))
+    }
     if (recipient.lastAttemptAt) {
       lines.push(`Last-Attempt-Date: ${formatDate(recipient.lastAttemptAt)}`)
     }

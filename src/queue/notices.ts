@@ -97,6 +97,7 @@ function dsnRecipient(
     status: r.status,
     remoteMta: r.remoteMta,
     diagnostic: r.diagnostic ?? r.reply,
+    diagnosticType: r.diagnostic === null ? 'X-Postern' : 'smtp',
     lastAttemptAt: r.lastAttemptAt,
     willRetryUntil: retryUntil,
   }

@@ -239,7 +239,11 @@ export class Relay {
     const everyone = (kind: RecipientResult['kind'], status: string, reply: string) =>
       recipients.map((r) => result(r.id, kind, status, reply, remote))
     try {
-      const refusal = checkExtensions(entry, capabilities, remote)
+      // RFC 6531 §3.4: a message flagged SMTPUTF8 whose envelope and header are ASCII after all
+      // goes without the flag to a host that lacks it, as Postfix does; only a real need bounces.
+      const needsUtf8 =
+        entry.smtputf8 && !capabilities.smtputf8 && (await needsSmtputf8(entry, recipients, job))
+      const refusal = checkExtensions(entry, needsUtf8, capabilities, remote)
       if (refusal !== null) {
         this.#options.pool.give(session)
         return everyone('bounced', refusal.status, refusal.reply)
@@ -272,7 +276,7 @@ export class Relay {
             originalRecipient: r.originalRecipient,
           })),
           body: entry.body === '8bitmime' && !capabilities.eightBitMime ? '7bit' : entry.body,
-          smtputf8: entry.smtputf8,
+          smtputf8: entry.smtputf8 && capabilities.smtputf8,
           envelopeId: entry.envelopeId,
           ret: entry.ret,
         },
@@ -297,10 +301,11 @@ export class Relay {
 /** What the peer lacks that this message needs; such a message bounces (it cannot ever go). */
 function checkExtensions(
   entry: QueueEntry,
+  needsUtf8: boolean,
   capabilities: SmtpCapabilities,
   remote: string,
 ): { status: string; reply: string } | null {
-  if (entry.smtputf8 && !capabilities.smtputf8) {
+  if (needsUtf8) {
     // RFC 6531 §3.4: an SMTPUTF8 message is not sent to a server that lacks it.
     return {
       status: '5.6.7',
@@ -311,6 +316,28 @@ function checkExtensions(
     return { status: '5.6.3', reply: `${remote} does not accept binary data (no BINARYMIME)` }
   }
   return null
+}
+
+/** Whether the envelope or the header section holds non-ASCII (the body is 8BITMIME's business). */
+async function needsSmtputf8(
+  entry: QueueEntry,
+  recipients: readonly QueueRecipient[],
+  job: RelayJob,
+): Promise<boolean> {
+  const isAscii = (text: string) => [...text].every((c) => c.charCodeAt(0) < 0x80)
+  if (!isAscii(entry.sender) || recipients.some((r) => !isAscii(r.address))) return true
+  const parts: Buffer[] = []
+  let size = 0
+  for await (const chunk of job.read()) {
+    parts.push(chunk)
+    size += chunk.length
+    const seen = Buffer.concat(parts, size)
+    const end = seen.indexOf('\r\n\r\n')
+    const head = end < 0 ? seen : seen.subarray(0, end)
+    if (head.some((octet) => octet > 0x7f)) return true
+    if (end >= 0) return false
+  }
+  return false
 }
 
 function fromReply(id: number, reply: Reply, remote: string, hasDsn: boolean): RecipientResult {

@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -13,7 +14,6 @@ import {
 } from '../../src/smtp/client/index.ts'
 import type { Store } from '../../src/store/index.ts'
 import { silentLogger } from '../../src/util/index.ts'
-import { makeTempDir } from './temp-dir.ts'
 
 // A Postern node for relay tests: its own loopback address (127.0.0.2, 127.0.0.3…), so that
 // several nodes exchange mail on one port number, each with the domains and users a test names.
@@ -47,8 +47,28 @@ export interface NodeOptions {
   dataDir?: string
 }
 
+/** The stop functions of the nodes started on each node directory this process made. */
+const nodesOf = new Map<string, Array<() => Promise<void>>>()
+
+/**
+ * A fresh node directory, removed when the test ends, but only after every node started on it
+ * has stopped (after hooks run in the order they were added, so the removal would otherwise
+ * come before the stop of a node started after it, or of a restarted one).
+ */
+function makeNodeDir(t: TestContext): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'postern-node-'))
+  const stops: Array<() => Promise<void>> = []
+  nodesOf.set(dir, stops)
+  t.after(async () => {
+    await Promise.allSettled(stops.map((stop) => stop()))
+    nodesOf.delete(dir)
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return dir
+}
+
 export async function startNode(t: TestContext, options: NodeOptions): Promise<PosternNode> {
-  const dir = options.dataDir ?? makeTempDir(t, 'postern-node-')
+  const dir = options.dataDir ?? makeNodeDir(t)
   const file = path.join(dir, 'postern.toml')
   writeFileSync(
     file,
@@ -74,12 +94,9 @@ export async function startNode(t: TestContext, options: NodeOptions): Promise<P
   }
   const config = loadConfig({ path: file })
   const server = await startServer(config, { log: silentLogger })
-  let stopped = false
-  const stop = async () => {
-    if (stopped) return
-    stopped = true
-    await server.stop()
-  }
+  // server.stop() is idempotent: every call gets the same promise.
+  const stop = () => server.stop()
+  nodesOf.get(dir)?.push(stop)
   t.after(stop)
   const directory = createDirectory(server.store)
   for (const user of options.users ?? []) {
