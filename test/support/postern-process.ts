@@ -59,7 +59,7 @@ export async function startPostern(
   const listen = LISTENER_NAMES.map((name) => `${name} = "127.0.0.1:${ports[name]}"`).join('\n')
   writeFileSync(
     configPath,
-    `hostname = "mail.test"\ndata_dir = "${dataDir}"\nshutdown_grace_ms = 1000\n\n[listen]\n${listen}\n\n[log]\nlevel = "debug"\nformat = "json"\n\n${options.extraToml ?? ''}`,
+    `hostname = "mail.test"\ndata_dir = "${dataDir}"\nshutdown_grace_ms = 1000\n\n[listen]\n${listen}\n\n[log]\nlevel = "debug"\nformat = "json"\n\n${dnsToml(options.extraToml)}${options.extraToml ?? ''}`,
   )
 
   const child = spawn(process.execPath, [MAIN, 'serve', '--config', configPath], {
@@ -183,4 +183,12 @@ export function runPostern(
       resolve({ code, stdout, stderr })
     })
   })
+}
+
+/**
+ * Nothing answers DNS on the discard port: mail for other domains stays queued (a temporary
+ * failure) instead of the queue asking the real DNS from a test. A test's own [dns] wins.
+ */
+function dnsToml(extraToml: string | undefined): string {
+  return extraToml?.includes('[dns]') ? '' : '[dns]\nservers = ["127.0.0.1:9"]\n\n'
 }

@@ -240,11 +240,17 @@ test('DSN parameters and the body type are kept with a queued message', async (t
   assert.equal(entry.body, '8bitmime')
   assert.equal(entry.smtputf8, true)
   assert.deepEqual(
-    entry.recipients.map((r) => [r.address, r.originalRecipient, r.notify, r.status]),
+    // The queue may have tried already; it cannot reach remote.test from a test (no DNS).
+    entry.recipients.map((r) => [
+      r.address,
+      r.originalRecipient,
+      r.notify,
+      r.status === 'pending' || r.status === 'deferred' ? 'waiting' : r.status,
+    ]),
     [
-      ['friend@remote.test', 'rfc822;friend+x@remote.test', ['success', 'failure'], 'pending'],
-      ['other@remote.test', null, [], 'pending'],
-      ['third@remote.test', null, null, 'pending'],
+      ['friend@remote.test', 'rfc822;friend+x@remote.test', ['success', 'failure'], 'waiting'],
+      ['other@remote.test', null, [], 'waiting'],
+      ['third@remote.test', null, null, 'waiting'],
     ],
   )
   // SMTPUTF8 mail is received "with UTF8SMTPSA" (RFC 6531 §3.7.3).

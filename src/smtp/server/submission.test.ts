@@ -210,8 +210,12 @@ test('submission adds Date and Message-ID when missing, and queues remote recipi
   const [queued] = await store.listQueue()
   assert.equal(queued?.submittedBy, (await store.getAccount(ALICE.address))?.id)
   assert.deepEqual(
-    queued?.recipients.map((r) => [r.address, r.status]),
-    [['friend@remote.test', 'pending']],
+    // The queue may have tried already; it cannot reach remote.test from a test (no DNS).
+    queued?.recipients.map((r) => [
+      r.address,
+      r.status === 'pending' || r.status === 'deferred' ? 'waiting' : r.status,
+    ]),
+    [['friend@remote.test', 'waiting']],
   )
   // A message that has both keeps its own.
   const again = await client.send(
