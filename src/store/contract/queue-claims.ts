@@ -261,6 +261,32 @@ export function queueClaimContract(backend: OpenStore): void {
     )
   })
 
+  test('bytes freed by a finished entry while the same bytes are delivered are kept', async (t) => {
+    const { store, inbox } = await storeWithAccount(backend, t)
+    for (let round = 0; round < 20; round += 1) {
+      const bytes = message(`shared ${round}`)
+      const { queued } = await store.acceptMessage({
+        deliveries: [],
+        queue: { message: { bytes }, entry: envelope() },
+      })
+      assert.ok(queued)
+      await store.claimQueue({ owner: 'runner', leaseMs: HOUR, limit: 10 })
+      const [, delivered] = await Promise.all([
+        store.finishQueueAttempt({
+          entryId: queued.id,
+          owner: 'runner',
+          outcomes: [{ id: queued.recipients[0]?.id ?? 0, status: 'delivered', reply: '250 ok' }],
+          notices: [],
+        }),
+        store.deliver({ bytes }, [{ mailboxId: inbox }]),
+      ])
+      const uid = delivered[0]?.status === 'stored' ? delivered[0].uid : 0
+      const [record] = await store.getMessages(inbox, [[uid, uid]])
+      assert.ok(record, `round ${round}: filed`)
+      assert.deepEqual(await readAll(store.readMessage(record.blobId)), bytes, `round ${round}`)
+    }
+  })
+
   test('the queue is empty: nothing to claim, no next attempt', async (t) => {
     const { store } = await storeWithAccount(backend, t)
     assert.deepEqual(await store.claimQueue({ owner: 'runner', leaseMs: HOUR, limit: 10 }), [])

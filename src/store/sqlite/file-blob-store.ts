@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { close, createReadStream, fsync, open as openCallback, rename, write } from 'node:fs'
+import { close, fsync, open as openCallback, rename, write } from 'node:fs'
 import { mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -17,6 +17,9 @@ import { type BlobId, BlobNotFoundError, type BlobStore, isBlobId } from '../ind
  * writes in progress. Folders of processes that no longer run (a crash mid-write) are removed
  * when a store opens.
  */
+/** Octets read per call: a whole message of typical size in one read. */
+const READ_CHUNK = 256 * 1024
+
 export async function openFileBlobStore(root: string): Promise<BlobStore> {
   const temporaryRoot = path.join(root, 'tmp')
   await mkdir(temporaryRoot, { recursive: true, mode: 0o700 })
@@ -86,14 +89,30 @@ export async function openFileBlobStore(root: string): Promise<BlobStore> {
     },
 
     async *read(id, start = 0, end) {
-      const file = pathOf(id)
-      if (!(await exists(file))) throw new BlobNotFoundError(id)
-      if (end !== undefined && end <= start) return
-      // createReadStream's end is inclusive.
-      yield* createReadStream(file, {
-        start,
-        end: end === undefined ? undefined : end - 1,
-      }) as AsyncIterable<Buffer>
+      // open, read until the end, close: the relay reads every queued message once, and a
+      // stream's extra stat and EOF read per file showed in its profile.
+      let handle: Awaited<ReturnType<typeof open>>
+      try {
+        handle = await open(pathOf(id), 'r')
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new BlobNotFoundError(id)
+        throw error
+      }
+      try {
+        let position = start
+        for (;;) {
+          const want = Math.min(READ_CHUNK, (end ?? Number.MAX_SAFE_INTEGER) - position)
+          if (want <= 0) return
+          const buffer = Buffer.allocUnsafe(want)
+          const { bytesRead } = await handle.read(buffer, 0, want, position)
+          if (bytesRead === 0) return
+          position += bytesRead
+          yield bytesRead === want ? buffer : buffer.subarray(0, bytesRead)
+          if (bytesRead < want) return
+        }
+      } finally {
+        await handle.close()
+      }
     },
 
     async has(id) {

@@ -110,32 +110,32 @@ export function claimQueue(
   limit: number,
 ): QueueClaim[] {
   const rows = c.all<{ id: number; entry_id: number }>(
-    `SELECT id, entry_id FROM queue_recipients WHERE ${CLAIMABLE}
-     ORDER BY next_attempt_at, id LIMIT ?`,
+    `UPDATE queue_recipients SET lease_owner = ?, lease_until = ?
+     WHERE id IN (SELECT id FROM queue_recipients WHERE ${CLAIMABLE}
+       ORDER BY next_attempt_at, id LIMIT ?)
+     RETURNING id, entry_id`,
+    owner,
+    now + leaseMs,
     now,
     now,
     limit,
   )
-  const claimed = new Map<number, number[]>()
-  for (const row of rows) {
-    c.run(
-      'UPDATE queue_recipients SET lease_owner = ?, lease_until = ? WHERE id = ?',
-      owner,
-      now + leaseMs,
-      row.id,
-    )
-    const ids = claimed.get(Number(row.entry_id)) ?? []
-    ids.push(Number(row.id))
-    claimed.set(Number(row.entry_id), ids)
-  }
-  return [...claimed].map(([entryId, ids]) => {
-    const entry = readQueueEntry(c, entryId)
-    const isClaimed = new Set(ids)
-    return {
-      entry,
-      recipientIds: entry.recipients.filter((r) => isClaimed.has(r.id)).map((r) => r.id),
-    }
-  })
+  if (rows.length === 0) return []
+  const isClaimed = new Set(rows.map((row) => Number(row.id)))
+  const ids = JSON.stringify([...new Set(rows.map((row) => Number(row.entry_id)))])
+  const entries = c.all(
+    `${ENTRIES} WHERE q.id IN (SELECT value FROM json_each(?)) ORDER BY q.id`,
+    ids,
+  )
+  const recipients = c.all(
+    `SELECT ${shape.QUEUE_RECIPIENT_COLUMNS} FROM queue_recipients
+     WHERE entry_id IN (SELECT value FROM json_each(?)) ORDER BY entry_id, position`,
+    ids,
+  )
+  return shape.toQueueEntries(entries, recipients).map((entry) => ({
+    entry,
+    recipientIds: entry.recipients.filter((r) => isClaimed.has(r.id)).map((r) => r.id),
+  }))
 }
 
 export function renewQueueLeases(c: Connection, owner: string, until: number): number {
@@ -193,16 +193,21 @@ export function applyOutcomes(
   return stale
 }
 
-/** Removes the entry once nothing in it waits; returns whether it is gone. */
-export function removeIfDone(c: Connection, entryId: QueueEntryId): boolean {
+/**
+ * Removes the entry once nothing in it waits. Returns false while something waits; otherwise
+ * the blob row it referred to (null when the entry was already gone).
+ */
+export function removeIfDone(c: Connection, entryId: QueueEntryId): false | number | null {
   const waiting = c.get(
     `SELECT 1 AS found FROM queue_recipients
      WHERE entry_id = ? AND status IN ('pending', 'deferred') LIMIT 1`,
     entryId,
   )
   if (waiting) return false
+  const entry = c.get<{ blob: number }>('SELECT blob FROM queue_entries WHERE id = ?', entryId)
+  if (!entry) return null
   c.run('DELETE FROM queue_entries WHERE id = ?', entryId)
-  return true
+  return Number(entry.blob)
 }
 
 export function rescheduleQueue(c: Connection, id: QueueEntryId | undefined, now: number): number {

@@ -205,6 +205,54 @@ class SqliteStore implements Store {
     }
   }
 
+  /** Files whose rows a transaction dropped, until their unlink is done (or rolled back). */
+  readonly #unlinking = new Map<string, Promise<void>>()
+  readonly #unlinkDone = new Map<string, () => void>()
+
+  /**
+   * Deletes a blob row no message or entry refers to any more, inside the caller's write
+   * transaction, and returns its id: the caller calls #unlinkFreed once the transaction ends.
+   * Until then #blobRow treats the bytes as collected, so no other write can take them back.
+   */
+  #dropIfUnreferenced(row: number): string | null {
+    const blob = this.#c.get<{ blob_id: string }>(
+      'SELECT blob_id FROM blobs WHERE id = ? AND refcount = 0',
+      row,
+    )
+    if (!blob) return null
+    if (!this.#unlinking.has(blob.blob_id)) {
+      this.#unlinking.set(
+        blob.blob_id,
+        new Promise<void>((resolve) => this.#unlinkDone.set(blob.blob_id, resolve)),
+      )
+    }
+    this.#c.run('DELETE FROM blob_text WHERE rowid = ?', row)
+    this.#c.run('DELETE FROM blob_text_pending WHERE id = ?', row)
+    this.#c.run('DELETE FROM blobs WHERE id = ?', row)
+    return blob.blob_id
+  }
+
+  /**
+   * After the transaction that dropped these rows: removes their files when it committed (a crash
+   * before this leaves orphans the sweep removes), keeps them when it rolled back. The unlink
+   * runs off the main thread, unlike the collector's, which holds the write lock for it.
+   */
+  async #unlinkFreed(ids: readonly string[], isCommitted: boolean): Promise<void> {
+    await Promise.all(
+      ids.map(async (id) => {
+        try {
+          if (isCommitted) await this.#blobs.delete(id)
+        } catch (error) {
+          this.#onError(error)
+        } finally {
+          this.#unlinking.delete(id)
+          this.#unlinkDone.get(id)?.()
+          this.#unlinkDone.delete(id)
+        }
+      }),
+    )
+  }
+
   /** Removes up to `limit` unreferenced blobs; true when there may be more. */
   #collectGarbageBatch(limit: number): boolean {
     return this.#c.write(() => {
@@ -430,6 +478,7 @@ class SqliteStore implements Store {
         return result
       } catch (error) {
         if (!(error instanceof BlobCollectedError) || attempt >= PUT_ATTEMPTS) throw error
+        await Promise.all(this.#unlinking.values())
         ;[deliveryBlobs, queueBlob] = await putAll()
       }
     }
@@ -446,7 +495,11 @@ class SqliteStore implements Store {
       id,
     )
     if (!row || row.refcount === 0) {
-      if (!existsSync(fileBlobPath(this.#blobRoot, id))) throw new BlobCollectedError()
+      // A file whose row was dropped in a commit not yet followed by its unlink is as good as
+      // gone: taking it would leave this row without bytes once the unlink runs.
+      if (this.#unlinking.has(id) || !existsSync(fileBlobPath(this.#blobRoot, id))) {
+        throw new BlobCollectedError()
+      }
     }
     if (row) return row.id
     let description = descriptions.get(id)
@@ -482,11 +535,12 @@ class SqliteStore implements Store {
     const plan = planAttempt(attempt)
     const now = Date.now()
     const descriptions = new Map<string, MessageDescription>()
+    const freed: string[] = []
     for (let round = 1; ; round += 1) {
       // Notices are stored like any queued message: bytes durable before the commit.
       const blobs = await Promise.all(plan.notices.map((notice) => this.#blobs.put(notice.bytes)))
       try {
-        const result = await this.#c.writeBatched((): QueueAttemptResult => {
+        const result = await this.#c.writeBatched(() => {
           const stale = queue.applyOutcomes(
             this.#c,
             attempt.entryId,
@@ -504,12 +558,22 @@ class SqliteStore implements Store {
                   const id = queue.insertQueueEntry(this.#c, row, blob.size, notice.entry, now)
                   return queue.readQueueEntry(this.#c, id)
                 })
-          return { removed: queue.removeIfDone(this.#c, attempt.entryId), stale, notices }
+          const removed = queue.removeIfDone(this.#c, attempt.entryId)
+          // The bytes go in the same commit when nothing else holds them, instead of a
+          // transaction of their own: one fsync per batch of finished messages, not two.
+          if (typeof removed === 'number') {
+            const id = this.#dropIfUnreferenced(removed)
+            if (id !== null) freed.push(id)
+          }
+          return { result: { removed: removed !== false, stale, notices } }
         })
-        if (result.removed) this.#collectGarbage()
-        return result
+        if (freed.length > 0) await this.#unlinkFreed(freed, true)
+        return result.result
       } catch (error) {
+        // Rolled back: the rows stay, so their files must too.
+        if (freed.length > 0) await this.#unlinkFreed(freed.splice(0), false)
         if (!(error instanceof BlobCollectedError) || round >= PUT_ATTEMPTS) throw error
+        await Promise.all(this.#unlinking.values())
       }
     }
   }

@@ -16,6 +16,14 @@ const RETRY_MS = 20
 const MAX_PENDING_BEFORE_FORCING = 2000
 
 /**
+ * Text worth indexing: not of bytes the outbound queue holds. Queued mail is never searched, and
+ * its text goes when the entry does; indexing it took the relay benchmark from 1290 to 1090 msg/s. Bytes that
+ * are also filed in a mailbox (rare: a local copy carries its own trace fields) are indexed once
+ * the entry is gone, and searched from the pending text until then.
+ */
+const INDEXABLE = 'NOT EXISTS (SELECT 1 FROM queue_entries q WHERE q.blob = p.id)'
+
+/**
  * Moves search text from blob_text_pending into the trigram index (blob_text) in the background,
  * a few messages per transaction, when no delivery is waiting for the database. Deliveries only
  * write the plain text, which is what lets a 100 KB message be received at the speed of its
@@ -70,7 +78,10 @@ export class TextIndexer {
   }
 
   #pendingCount(): number {
-    return Number(this.#c.get<{ n: number }>('SELECT count(*) AS n FROM blob_text_pending')?.n ?? 0)
+    return Number(
+      this.#c.get<{ n: number }>(`SELECT count(*) AS n FROM blob_text_pending p WHERE ${INDEXABLE}`)
+        ?.n ?? 0,
+    )
   }
 
   /** Indexes one batch; true when there may be more. */
@@ -78,7 +89,7 @@ export class TextIndexer {
     return this.#c.write(() => {
       const candidates = this.#c.all<{ id: number; size: number }>(
         `SELECT id, length(CAST(headers AS BLOB)) + length(CAST(body AS BLOB)) AS size
-         FROM blob_text_pending ORDER BY id LIMIT ?`,
+         FROM blob_text_pending p WHERE ${INDEXABLE} ORDER BY id LIMIT ?`,
         INDEX_BATCH,
       )
       // A batch stops at INDEX_BATCH_OCTETS of text (a large message goes alone), so one
