@@ -10,6 +10,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(): Promise<BenchResult | Be
   store: () => import('./store/store.bench.ts'),
   'store-pg': () => import('./store/store-pg.bench.ts'),
   smtp: () => import('./smtp/smtp.bench.ts'),
+  relay: () => import('./relay/relay.bench.ts'),
 }
 
 const wanted = process.argv.slice(2).filter((arg) => !arg.startsWith('--'))

@@ -38,6 +38,8 @@ export type PostfixOptions =
       port?: number
       /** Postfix's own name (HELO, Received); must differ from the relay host's. */
       hostname?: string
+      /** More main.cf lines, appended; each parameter they set replaces the generated line. */
+      extraMainCf?: string
     }
   | {
       /** Final delivery for one domain, into a Maildir per address under the temp dir. */
@@ -47,6 +49,8 @@ export type PostfixOptions =
       users: readonly string[]
       port?: number
       hostname?: string
+      /** More main.cf lines, appended; each parameter they set replaces the generated line. */
+      extraMainCf?: string
     }
 
 export interface Postfix {
@@ -125,7 +129,8 @@ export async function startPostfix(options: PostfixOptions): Promise<Postfix> {
   let pid = 0
   for (let attempt = 1; pid === 0; attempt += 1) {
     port = options.port ?? (await getFreePorts(1))[0] ?? 0
-    writeConfig(path.join(etc, 'main.cf'), mainCf(options, dir, mailUser))
+    const generated = mainCf(options, dir, mailUser)
+    writeConfig(path.join(etc, 'main.cf'), withExtraMainCf(generated, options.extraMainCf ?? ''))
     writeConfig(path.join(etc, 'master.cf'), masterCf(port))
     const started = await run(POSTFIX_BINARY, ['-c', etc, 'start'])
     if (started.code === 0) {
@@ -286,6 +291,25 @@ virtual_gid_maps = static:${mailUser.gid}
 default_transport = error:this test Postfix delivers only to ${options.domain}
 relay_transport = error:this test Postfix delivers only to ${options.domain}
 `
+}
+
+/**
+ * The generated main.cf with `extra` appended, less the generated lines of the parameters
+ * `extra` sets: a parameter set twice makes every Postfix process warn as it starts, and after a
+ * reload postlogd, logging that warning to itself, can block for good once its socket is full.
+ */
+function withExtraMainCf(generated: string, extra: string): string {
+  if (extra === '') return generated
+  const nameOf = (line: string) => /^([a-z0-9_]+)\s*=/.exec(line)?.[1]
+  const replaced = new Set(extra.split('\n').map(nameOf))
+  const kept = generated
+    .split('\n')
+    .filter((line) => {
+      const name = nameOf(line)
+      return name === undefined || !replaced.has(name)
+    })
+    .join('\n')
+  return `${kept}${extra.endsWith('\n') ? extra : `${extra}\n`}`
 }
 
 /**
