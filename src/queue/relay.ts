@@ -1,7 +1,8 @@
+import { isIP } from 'node:net'
 import type { ConnectionOptions as TlsOptions } from 'node:tls'
 import type { RelayConfig } from '../config/index.ts'
 import { downgrade8bit } from '../mime/index.ts'
-import type { DnsResolver } from '../net/index.ts'
+import { DnsError, type DnsResolver } from '../net/index.ts'
 import {
   describeReply,
   type MessageSource,
@@ -121,19 +122,17 @@ export class Relay {
     const { config } = this.#options
     if (config.smartHost !== null) {
       const { host, port } = config.smartHost.address
-      return [{ address: host, port, name: host }]
+      if (isIP(host) !== 0) return [{ address: host, port, name: host }]
+      // Through the configured resolver, like every other lookup ([dns] servers).
+      const route = await this.#route(host, () => resolveSmartHost(host, this.#options.resolver))
+      if (route.kind !== 'hosts') throw new RouteError(`the smart host ${host} has no address`)
+      return route.hosts.flatMap((h) =>
+        h.addresses.map((address) => ({ address, port, name: host })),
+      )
     }
-    const key = destination.toLowerCase()
-    const now = Date.now()
-    let cached = this.#routes.get(key)
-    if (cached === undefined || cached.until <= now) {
-      cached = {
-        route: await resolveRoute(destination, this.#options.resolver),
-        until: now + ROUTE_TTL_MS,
-      }
-      this.#routes.set(key, cached)
-    }
-    const { route } = cached
+    const route = await this.#route(destination, () =>
+      resolveRoute(destination, this.#options.resolver),
+    )
     switch (route.kind) {
       case 'null-mx': // RFC 7505 §3
         return { status: '5.1.10', reply: `${destination} accepts no mail (null MX)` }
@@ -146,6 +145,18 @@ export class Relay {
           host.addresses.map((address) => ({ address, port: config.port, name: host.name })),
         )
     }
+  }
+
+  /** A destination's route, looked up at most once per ROUTE_TTL_MS. */
+  async #route(destination: string, lookUp: () => Promise<Route>): Promise<Route> {
+    const key = destination.toLowerCase()
+    const now = Date.now()
+    let cached = this.#routes.get(key)
+    if (cached === undefined || cached.until <= now) {
+      cached = { route: await lookUp(), until: now + ROUTE_TTL_MS }
+      this.#routes.set(key, cached)
+    }
+    return cached.route
   }
 
   /** A session ready for MAIL: from the pool, or connected, greeted, TLS and AUTH done. */
@@ -296,6 +307,21 @@ export class Relay {
       return everyone('deferred', '4.4.2', describeFailure(target, error))
     }
   }
+}
+
+/** The smart host's own addresses (A, then AAAA); no MX lookup for it. */
+async function resolveSmartHost(host: string, resolver: DnsResolver): Promise<Route> {
+  const lookUp = (family: Promise<string[]>) =>
+    family.catch((error: unknown) => {
+      if (error instanceof DnsError && error.code !== 'temporary') return []
+      throw new RouteError(`DNS lookup for ${host} failed: ${(error as Error).message}`)
+    })
+  const addresses = [
+    ...(await lookUp(resolver.resolve4(host))),
+    ...(await lookUp(resolver.resolve6(host))),
+  ]
+  if (addresses.length === 0) return { kind: 'no-hosts', reason: `${host} has no address` }
+  return { kind: 'hosts', hosts: [{ name: host, preference: 0, addresses, isImplicit: true }] }
 }
 
 /** What the peer lacks that this message needs; such a message bounces (it cannot ever go). */

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import path from 'node:path'
 import { test } from 'node:test'
 import { SmtpClient } from '../../src/smtp/client/index.ts'
 import { startDnsServer } from '../support/dns-server.ts'
@@ -72,4 +73,76 @@ test('a message submitted on A is relayed by MX to B and filed in the recipient 
   )
   assert.ok(text.endsWith('Subject: across\r\n\r\nHello B.\r\n'))
   await eventually(async () => ((await a.store.listQueue()).length === 0 ? true : undefined))
+})
+
+test('with a smart host, everything goes there over STARTTLS with AUTH and a checked certificate', async (t) => {
+  const [port = 0] = await getFreePorts(1)
+  const dns = await startDnsServer(t, { 'mx.b.test': { A: ['127.0.0.3'] } })
+  const common = { port, relayPort: port, dnsPort: dns.port }
+  // B is the smart host: A authenticates there as alice, who has an account on B too.
+  const b = await startNode(t, {
+    ...common,
+    hostname: 'mx.b.test',
+    address: '127.0.0.3',
+    users: [CAROL, ALICE],
+  })
+  const ca = path.join(b.config.dataDir, 'tls', 'self-signed.crt')
+  const smartHost = (extra: string) =>
+    [
+      '[relay]',
+      'source_address = "127.0.0.2"',
+      '[relay.smart_host]',
+      `address = "mx.b.test:${port + 1}"`,
+      'tls = "starttls"',
+      `username = "${ALICE.address}"`,
+      `password = "${ALICE.password}"`,
+      extra,
+      '[queue]',
+      'poll_ms = 50',
+    ].join('\n')
+  const a = await startNode(t, {
+    ...common,
+    hostname: 'mx.a.test',
+    address: '127.0.0.2',
+    users: [ALICE],
+    toml: smartHost(`ca_file = "${ca}"`),
+  })
+  const body = 'From: alice@a.test\r\nTo: carol@b.test\r\nSubject: via smart host\r\n\r\nHi.\r\n'
+  await submit(port + 1, '127.0.0.2', [CAROL.address], body)
+  const [received] = await eventually(
+    async () => {
+      const messages = await mailboxMessages(b.store, CAROL.address)
+      return messages.length > 0 ? messages : undefined
+    },
+    10_000,
+    'the message on B',
+  )
+  // B took it on its submission listener, authenticated and encrypted.
+  assert.match(
+    received?.toString() ?? '',
+    /Received: from mx\.a\.test \(\[127\.0\.0\.2\]\)\r\n\tby mx\.b\.test \(Postern\) with ESMTPSA/,
+  )
+  await eventually(async () => ((await a.store.listQueue()).length === 0 ? true : undefined))
+  await a.stop()
+
+  // The same smart host without its CA: the certificate check fails, and the mail waits
+  // rather than going out unchecked.
+  const unchecked = await startNode(t, {
+    ...common,
+    hostname: 'mx.a.test',
+    address: '127.0.0.2',
+    users: [ALICE],
+    toml: smartHost(''),
+  })
+  await submit(port + 1, '127.0.0.2', [CAROL.address], body)
+  const [deferred] = await eventually(
+    async () => {
+      const [entry] = await unchecked.store.listQueue()
+      return entry?.recipients[0]?.status === 'deferred' ? entry.recipients : undefined
+    },
+    10_000,
+    'the deferral',
+  )
+  assert.match(deferred?.lastReply ?? '', /certificate/i)
+  assert.equal((await mailboxMessages(b.store, CAROL.address)).length, 1)
 })
