@@ -1,38 +1,13 @@
 import assert from 'node:assert/strict'
 import path from 'node:path'
 import { test } from 'node:test'
-import { SmtpClient } from '../../src/smtp/client/index.ts'
 import { startDnsServer } from '../support/dns-server.ts'
 import { getFreePorts } from '../support/free-port.ts'
 import { mailboxMessages } from '../support/mailbox.ts'
-import { eventually, startNode } from '../support/postern-node.ts'
+import { eventually, startNode, submit } from '../support/postern-node.ts'
 
 const ALICE = { address: 'alice@a.test', password: 'alice-secret-1' }
 const CAROL = { address: 'carol@b.test', password: 'carol-secret-1' }
-
-/** Submits `message` on a node's submission port as alice. */
-async function submit(port: number, host: string, to: string[], message: string) {
-  const client = await SmtpClient.connect({ host, port, tls: { rejectUnauthorized: false } })
-  try {
-    await client.hello('client.test')
-    await client.startTls()
-    await client.hello('client.test')
-    await client.authenticate(ALICE.address, ALICE.password)
-    const bytes = Buffer.from(message)
-    const result = await client.send(
-      { sender: ALICE.address, recipients: to.map((address) => ({ address })) },
-      {
-        size: bytes.length,
-        chunks: async function* () {
-          yield bytes
-        },
-      },
-    )
-    assert.equal(result.data?.code, 250, JSON.stringify(result))
-  } finally {
-    await client.quit()
-  }
-}
 
 test('a message submitted on A is relayed by MX to B and filed in the recipient INBOX', async (t) => {
   const [port = 0] = await getFreePorts(1)
@@ -56,7 +31,13 @@ test('a message submitted on A is relayed by MX to B and filed in the recipient 
     users: [CAROL],
   })
   const body = 'From: alice@a.test\r\nTo: carol@b.test\r\nSubject: across\r\n\r\nHello B.\r\n'
-  await submit(port + 1, '127.0.0.2', [CAROL.address], body)
+  await submit({
+    host: '127.0.0.2',
+    port: port + 1,
+    user: ALICE,
+    to: [CAROL.address],
+    message: body,
+  })
   const [received] = await eventually(
     async () => {
       const messages = await mailboxMessages(b.store, CAROL.address)
@@ -108,7 +89,13 @@ test('with a smart host, everything goes there over STARTTLS with AUTH and a che
     toml: smartHost(`ca_file = "${ca}"`),
   })
   const body = 'From: alice@a.test\r\nTo: carol@b.test\r\nSubject: via smart host\r\n\r\nHi.\r\n'
-  await submit(port + 1, '127.0.0.2', [CAROL.address], body)
+  await submit({
+    host: '127.0.0.2',
+    port: port + 1,
+    user: ALICE,
+    to: [CAROL.address],
+    message: body,
+  })
   const [received] = await eventually(
     async () => {
       const messages = await mailboxMessages(b.store, CAROL.address)
@@ -134,7 +121,13 @@ test('with a smart host, everything goes there over STARTTLS with AUTH and a che
     users: [ALICE],
     toml: smartHost(''),
   })
-  await submit(port + 1, '127.0.0.2', [CAROL.address], body)
+  await submit({
+    host: '127.0.0.2',
+    port: port + 1,
+    user: ALICE,
+    to: [CAROL.address],
+    message: body,
+  })
   const [deferred] = await eventually(
     async () => {
       const [entry] = await unchecked.store.listQueue()
