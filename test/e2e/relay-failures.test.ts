@@ -15,7 +15,9 @@ import { getFreePorts } from '../support/free-port.ts'
 import { mailboxMessages } from '../support/mailbox.ts'
 import {
   eventually,
+  mailboxWith,
   type PosternNode,
+  queueDrained,
   type SubmitOptions,
   startNode,
   submit,
@@ -122,22 +124,11 @@ function inbox(a: PosternNode): Promise<Buffer[]> {
 
 /** Waits for alice's INBOX to hold `count` messages, and returns them. */
 function inboxWith(a: PosternNode, count: number, what = `${count} notice(s)`): Promise<Buffer[]> {
-  return eventually(
-    async () => {
-      const messages = await inbox(a)
-      return messages.length >= count ? messages : undefined
-    },
-    10_000,
-    what,
-  )
+  return mailboxWith(a.store, ALICE.address, count, what)
 }
 
 function queueEmpty(a: PosternNode): Promise<true> {
-  return eventually(
-    async () => ((await a.store.listQueue()).length === 0 ? true : undefined),
-    10_000,
-    'an empty queue',
-  )
+  return queueDrained(a.store)
 }
 
 /** The one queue entry's recipient for `address`, once `check` holds for it. */

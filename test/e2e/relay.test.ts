@@ -4,7 +4,13 @@ import { test } from 'node:test'
 import { startDnsServer } from '../support/dns-server.ts'
 import { getFreePorts } from '../support/free-port.ts'
 import { mailboxMessages } from '../support/mailbox.ts'
-import { eventually, startNode, submit } from '../support/postern-node.ts'
+import {
+  eventually,
+  mailboxWith,
+  queueDrained,
+  startNode,
+  submit,
+} from '../support/postern-node.ts'
 
 const ALICE = { address: 'alice@a.test', password: 'alice-secret-1' }
 const CAROL = { address: 'carol@b.test', password: 'carol-secret-1' }
@@ -38,14 +44,7 @@ test('a message submitted on A is relayed by MX to B and filed in the recipient 
     to: [CAROL.address],
     message: body,
   })
-  const [received] = await eventually(
-    async () => {
-      const messages = await mailboxMessages(b.store, CAROL.address)
-      return messages.length > 0 ? messages : undefined
-    },
-    10_000,
-    'the message on B',
-  )
+  const [received] = await mailboxWith(b.store, CAROL.address, 1, 'the message on B')
   const text = received?.toString() ?? ''
   assert.match(text, /^Return-Path: <alice@a\.test>\r\nDelivered-To: carol@b\.test\r\n/)
   assert.match(
@@ -53,7 +52,7 @@ test('a message submitted on A is relayed by MX to B and filed in the recipient 
     /Received: from mx\.a\.test \(\[127\.0\.0\.2\]\)\r\n\tby mx\.b\.test \(Postern\) with ESMTPS/,
   )
   assert.ok(text.endsWith('Subject: across\r\n\r\nHello B.\r\n'))
-  await eventually(async () => ((await a.store.listQueue()).length === 0 ? true : undefined))
+  await queueDrained(a.store)
 })
 
 test('with a smart host, everything goes there over STARTTLS with AUTH and a checked certificate', async (t) => {
@@ -96,20 +95,13 @@ test('with a smart host, everything goes there over STARTTLS with AUTH and a che
     to: [CAROL.address],
     message: body,
   })
-  const [received] = await eventually(
-    async () => {
-      const messages = await mailboxMessages(b.store, CAROL.address)
-      return messages.length > 0 ? messages : undefined
-    },
-    10_000,
-    'the message on B',
-  )
+  const [received] = await mailboxWith(b.store, CAROL.address, 1, 'the message on B')
   // B took it on its submission listener, authenticated and encrypted.
   assert.match(
     received?.toString() ?? '',
     /Received: from mx\.a\.test \(\[127\.0\.0\.2\]\)\r\n\tby mx\.b\.test \(Postern\) with ESMTPSA/,
   )
-  await eventually(async () => ((await a.store.listQueue()).length === 0 ? true : undefined))
+  await queueDrained(a.store)
   await a.stop()
 
   // The same smart host without its CA: the certificate check fails, and the mail waits

@@ -4,8 +4,13 @@ import { test } from 'node:test'
 import { simpleParser } from 'mailparser'
 import { startDnsServer } from '../support/dns-server.ts'
 import { getFreePorts } from '../support/free-port.ts'
-import { mailboxMessages } from '../support/mailbox.ts'
-import { eventually, startNode, submit } from '../support/postern-node.ts'
+import {
+  eventually,
+  mailboxWith,
+  queueDrained,
+  startNode,
+  submit,
+} from '../support/postern-node.ts'
 import { postfixUnavailable, startPostfix } from '../support/postfix.ts'
 
 // Postfix (Debian) as the receiving MX: Postern finds it by MX in a loopback DNS, delivers what
@@ -61,14 +66,7 @@ test('Postern relays by MX to Postfix, and bounces what Postfix refuses', {
     to: ['nobody@pf.test'],
     message: 'From: alice@a.test\r\nTo: nobody@pf.test\r\nSubject: unknown\r\n\r\nLost.\r\n',
   })
-  const [bounce] = await eventually(
-    async () => {
-      const messages = await mailboxMessages(a.store, ALICE.address)
-      return messages.length > 0 ? messages : undefined
-    },
-    20_000,
-    'the bounce',
-  )
+  const [bounce] = await mailboxWith(a.store, ALICE.address, 1, 'the bounce')
   const parsed = await simpleParser(bounce ?? Buffer.alloc(0))
   const contentType = parsed.headers.get('content-type') as {
     value: string
@@ -83,5 +81,5 @@ test('Postern relays by MX to Postfix, and bounces what Postfix refuses', {
   assert.match(text, /Status: 5\.1\.1/)
   assert.match(text, /Remote-MTA: dns; ?mx\.pf\.test/)
   assert.match(text, /Diagnostic-Code: smtp; ?550 5\.1\.1 /)
-  await eventually(async () => ((await a.store.listQueue()).length === 0 ? true : undefined))
+  await queueDrained(a.store)
 })

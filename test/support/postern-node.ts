@@ -14,6 +14,7 @@ import {
 } from '../../src/smtp/client/index.ts'
 import type { Store } from '../../src/store/index.ts'
 import { silentLogger } from '../../src/util/index.ts'
+import { mailboxMessages } from './mailbox.ts'
 
 // A Postern node for relay tests: its own loopback address (127.0.0.2, 127.0.0.3…), so that
 // several nodes exchange mail on one port number, each with the domains and users a test names.
@@ -130,6 +131,32 @@ export async function eventually<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await sleep(25)
   }
+}
+
+/** The messages in an account's INBOX once there are at least `count`. */
+export function mailboxWith(
+  store: Store,
+  address: string,
+  count: number,
+  what = `${count} message(s) for ${address}`,
+): Promise<Buffer[]> {
+  return eventually(
+    async () => {
+      const messages = await mailboxMessages(store, address)
+      return messages.length >= count ? messages : undefined
+    },
+    20_000,
+    what,
+  )
+}
+
+/** Resolves once the node's outbound queue is empty. */
+export function queueDrained(store: Store): Promise<true> {
+  return eventually(
+    async () => ((await store.listQueue()).length === 0 ? true : undefined),
+    10_000,
+    'an empty queue',
+  )
 }
 
 export interface SubmitOptions {
