@@ -7,4 +7,5 @@ export {
   type DeliveryOptions,
   type DeliveryOutcome,
   isOverQuota,
+  MAILBOX_FULL,
 } from './local-delivery.ts'

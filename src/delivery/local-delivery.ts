@@ -38,7 +38,7 @@ export interface Delivery {
 }
 
 /** Reply text a local recipient over its quota is queued with (RFC 3463 X.2.2 mailbox full). */
-const MAILBOX_FULL = '452 4.2.2 Mailbox full, delivery will be retried'
+export const MAILBOX_FULL = '452 4.2.2 Mailbox full, delivery will be retried'
 
 interface AccountDelivery {
   account: Account

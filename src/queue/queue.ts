@@ -1,5 +1,5 @@
 import type { QueueConfig, RelayConfig } from '../config/index.ts'
-import type { Delivery } from '../delivery/index.ts'
+import { type Delivery, MAILBOX_FULL } from '../delivery/index.ts'
 import type { Directory } from '../directory/index.ts'
 import type { DnsResolver } from '../net/index.ts'
 import type {
@@ -12,7 +12,8 @@ import type {
 import type { Logger } from '../util/index.ts'
 import { ConnectionPool } from './connection-pool.ts'
 import { buildNotices, type NoticeInput, type NoticeRecipient } from './notices.ts'
-import { MAX_RECIPIENTS_PER_TRANSACTION, type RecipientResult, Relay } from './relay.ts'
+import { readAll } from './read-all.ts'
+import { MAX_RECIPIENTS_PER_TRANSACTION, type RecipientResult, Relay, result } from './relay.ts'
 import { decideRetry, shouldWarnDelay } from './retry-policy.ts'
 
 // The queue runner: claims due recipients from the store, groups them by destination domain,
@@ -235,15 +236,8 @@ export class OutboundQueue {
           })
     } catch (error) {
       this.#log.error({ err: error, queueId: job.entry.id }, 'queue: delivery attempt failed')
-      results = job.recipients.map((r) => ({
-        id: r.id,
-        kind: 'deferred',
-        status: '4.3.0',
-        reply: `local error: ${error instanceof Error ? error.message : String(error)}`,
-        remoteMta: null,
-        diagnostic: null,
-        isDsnPassedOn: false,
-      }))
+      const reason = `local error: ${error instanceof Error ? error.message : String(error)}`
+      results = job.recipients.map((r) => result(r.id, 'deferred', '4.3.0', reason))
     }
     try {
       await this.#finish(job, results)
@@ -344,20 +338,11 @@ export class OutboundQueue {
     const { entry } = job
     const bytes = await readAll(store.readMessage(entry.blobId))
     const results: RecipientResult[] = []
-    const local = (id: number, kind: RecipientResult['kind'], status: string, reply: string) => ({
-      id,
-      kind,
-      status,
-      reply,
-      remoteMta: null,
-      diagnostic: null,
-      isDsnPassedOn: false,
-    })
     for (const recipient of job.recipients) {
       const resolution = await directory.resolve(recipient.address)
       if (resolution.kind !== 'deliver') {
         results.push(
-          local(recipient.id, 'bounced', '5.1.1', `${recipient.address}: no such recipient here`),
+          result(recipient.id, 'bounced', '5.1.1', `${recipient.address}: no such recipient here`),
         )
         continue
       }
@@ -390,13 +375,8 @@ export class OutboundQueue {
       }
       results.push(
         isFull
-          ? local(
-              recipient.id,
-              'deferred',
-              '4.2.2',
-              '452 4.2.2 Mailbox full, delivery will be retried',
-            )
-          : local(recipient.id, 'delivered', '2.0.0', 'delivered to the local mailbox'),
+          ? result(recipient.id, 'deferred', '4.2.2', MAILBOX_FULL)
+          : result(recipient.id, 'delivered', '2.0.0', 'delivered to the local mailbox'),
       )
     }
     return results
@@ -415,10 +395,4 @@ export class OutboundQueue {
 /** The part after the last "@": a domain or an address literal. */
 function domainOf(address: string): string {
   return address.slice(address.lastIndexOf('@') + 1)
-}
-
-async function readAll(chunks: AsyncIterable<Buffer>): Promise<Buffer> {
-  const parts: Buffer[] = []
-  for await (const chunk of chunks) parts.push(chunk)
-  return Buffer.concat(parts)
 }

@@ -15,6 +15,7 @@ import type { Reply } from '../smtp/proto/index.ts'
 import type { QueueEntry, QueueRecipient } from '../store/index.ts'
 import type { Logger } from '../util/index.ts'
 import type { ConnectionPool, PooledSession } from './connection-pool.ts'
+import { readAll } from './read-all.ts'
 import { type Route, RouteError, resolveRoute } from './route.ts'
 
 // One delivery attempt for the recipients of one queue entry at one destination domain: find
@@ -377,12 +378,13 @@ function fromReply(id: number, reply: Reply, remote: string, hasDsn: boolean): R
   }
 }
 
-function result(
+/** An outcome without a peer's reply behind it (ours: a DNS answer, a local delivery…). */
+export function result(
   id: number,
   kind: RecipientResult['kind'],
   status: string,
   reply: string,
-  remoteMta: string | null,
+  remoteMta: string | null = null,
 ): RecipientResult {
   return { id, kind, status, reply, remoteMta, diagnostic: null, isDsnPassedOn: false }
 }
@@ -406,10 +408,4 @@ function describeFailure(target: Target, error: unknown): string {
 
 function isName(name: string): boolean {
   return /[a-z]/i.test(name) && !name.includes(':')
-}
-
-async function readAll(chunks: AsyncIterable<Buffer>): Promise<Buffer> {
-  const parts: Buffer[] = []
-  for await (const chunk of chunks) parts.push(chunk)
-  return Buffer.concat(parts)
 }
