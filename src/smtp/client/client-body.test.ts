@@ -1,33 +1,18 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { SmtpClient } from './client.ts'
 import type { MessageSource, SendEnvelope } from './envelope.ts'
-import { type FakeSession, messageSource as source, startFakeServer } from './fake-server.ts'
+import {
+  envelope,
+  MESSAGE,
+  readData,
+  ready,
+  messageSource as source,
+  startFakeServer,
+} from './fake-server.ts'
 
 // What goes on the wire for the message and its parameters: BDAT, DATA transparency,
 // back-pressure, and the MAIL/RCPT parameters of each extension.
-
-const TIMEOUTS = { greeting: 5000, mail: 5000, rcpt: 5000, command: 5000, dataEnd: 5000 }
-
-const MESSAGE = 'From: a@example.org\r\nTo: b@example.test\r\nSubject: hi\r\n\r\nHello\r\n'
-
-function envelope(...addresses: string[]): SendEnvelope {
-  return { sender: 'a@example.org', recipients: addresses.map((address) => ({ address })) }
-}
-
-/** Connects and says EHLO to a fake server whose script starts with greet(). */
-async function ready(port: number): Promise<SmtpClient> {
-  const client = await SmtpClient.connect({ host: '127.0.0.1', port, timeouts: TIMEOUTS })
-  await client.hello('client.example.org')
-  return client
-}
-
-/** Reads a DATA body up to the lone dot and returns it as sent (still dot-stuffed). */
-async function readData(session: FakeSession): Promise<string> {
-  const wire = await session.readUntil('\r\n.\r\n')
-  return wire.subarray(0, wire.length - 3).toString('latin1')
-}
 
 test('with CHUNKING the message goes as one BDAT LAST, octet for octet', async (t) => {
   const body = Buffer.concat([

@@ -1,32 +1,16 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { SmtpClient } from './client.ts'
-import type { SendEnvelope } from './envelope.ts'
-import { type FakeSession, messageSource as source, startFakeServer } from './fake-server.ts'
+import {
+  envelope,
+  MESSAGE,
+  readData,
+  ready,
+  messageSource as source,
+  startFakeServer,
+} from './fake-server.ts'
 
 // The mail transaction: which commands go out when, and what send() makes of the replies.
-
-const TIMEOUTS = { greeting: 5000, mail: 5000, rcpt: 5000, command: 5000, dataEnd: 5000 }
-
-const MESSAGE = 'From: a@example.org\r\nTo: b@example.test\r\nSubject: hi\r\n\r\nHello\r\n'
-
-function envelope(...addresses: string[]): SendEnvelope {
-  return { sender: 'a@example.org', recipients: addresses.map((address) => ({ address })) }
-}
-
-/** Connects and says EHLO to a fake server whose script starts with greet(). */
-async function ready(port: number): Promise<SmtpClient> {
-  const client = await SmtpClient.connect({ host: '127.0.0.1', port, timeouts: TIMEOUTS })
-  await client.hello('client.example.org')
-  return client
-}
-
-/** Reads a DATA body up to the lone dot and returns it as sent (still dot-stuffed). */
-async function readData(session: FakeSession): Promise<string> {
-  const wire = await session.readUntil('\r\n.\r\n')
-  return wire.subarray(0, wire.length - 3).toString('latin1')
-}
 
 test('with PIPELINING, MAIL, every RCPT and DATA go out before any reply', async (t) => {
   const server = await startFakeServer(t, async (session) => {

@@ -5,9 +5,7 @@ import { createServer as createTlsServer } from 'node:tls'
 import { testCertificate, testSecureContext } from '../../../test/support/tls.ts'
 import { SmtpClient } from './client.ts'
 import { SmtpClientError } from './errors.ts'
-import { startFakeServer } from './fake-server.ts'
-
-const TIMEOUTS = { greeting: 5000, mail: 5000, rcpt: 5000, command: 5000, dataEnd: 5000 }
+import { startFakeServer, TEST_TIMEOUTS } from './fake-server.ts'
 
 function isClientError(kind: SmtpClientError['kind'], phase: string) {
   return (error: unknown) => {
@@ -38,7 +36,7 @@ test('STARTTLS upgrades the connection, verifying the certificate, and forgets E
     host: '127.0.0.1',
     port: server.port,
     tls: { ca: cert },
-    timeouts: TIMEOUTS,
+    timeouts: TEST_TIMEOUTS,
   })
   assert.equal((await client.hello('c.example.org')).startTls, true)
   await client.startTls()
@@ -65,7 +63,7 @@ test('a certificate for another name fails the handshake, kind tls', async (t) =
     port: server.port,
     servername: 'mx.elsewhere.example',
     tls: { ca: cert },
-    timeouts: TIMEOUTS,
+    timeouts: TEST_TIMEOUTS,
   })
   await assert.rejects(client.startTls(), (error) => {
     assert.ok(isClientError('tls', 'STARTTLS')(error))
@@ -87,7 +85,7 @@ test('STARTTLS refused rejects with the reply and leaves the session usable', as
   const client = await SmtpClient.connect({
     host: '127.0.0.1',
     port: server.port,
-    timeouts: TIMEOUTS,
+    timeouts: TEST_TIMEOUTS,
   })
   await assert.rejects(client.startTls(), (error) => {
     assert.ok(isClientError('reply', 'STARTTLS')(error))
@@ -111,7 +109,7 @@ test('octets after the 220, before the handshake, are refused (RFC 3207 §4.2)',
   const client = await SmtpClient.connect({
     host: '127.0.0.1',
     port: server.port,
-    timeouts: TIMEOUTS,
+    timeouts: TEST_TIMEOUTS,
   })
   await assert.rejects(
     client.startTls({ rejectUnauthorized: false }),
@@ -138,7 +136,7 @@ test('implicit TLS from the first octet (port 465 style)', async (t) => {
     port,
     implicitTls: true,
     tls: { ca: cert },
-    timeouts: TIMEOUTS,
+    timeouts: TEST_TIMEOUTS,
   })
   assert.equal(client.isSecure, true)
   assert.equal(client.greeting.code, 220)
@@ -153,7 +151,7 @@ test('implicit TLS from the first octet (port 465 style)', async (t) => {
       host: '127.0.0.1',
       port: plain.port,
       implicitTls: true,
-      timeouts: TIMEOUTS,
+      timeouts: TEST_TIMEOUTS,
     }),
     isClientError('tls', 'connect'),
   )

@@ -3,14 +3,13 @@ import { createServer } from 'node:net'
 import { test } from 'node:test'
 import { SmtpClient } from './client.ts'
 import { SmtpClientError } from './errors.ts'
-import { startFakeServer } from './fake-server.ts'
+import { startFakeServer, TEST_TIMEOUTS } from './fake-server.ts'
 import type { ConnectOptions } from './options.ts'
 
 // Short enough that a test stuck on a missing reply fails fast, long enough for a slow CI.
-const TIMEOUTS = { greeting: 5000, mail: 5000, rcpt: 5000, command: 5000, dataEnd: 5000 }
 
 function connect(port: number, options: Partial<ConnectOptions> = {}): Promise<SmtpClient> {
-  return SmtpClient.connect({ host: '127.0.0.1', port, timeouts: TIMEOUTS, ...options })
+  return SmtpClient.connect({ host: '127.0.0.1', port, timeouts: TEST_TIMEOUTS, ...options })
 }
 
 function isClientError(kind: SmtpClientError['kind'], phase: string, code?: number) {
@@ -145,7 +144,7 @@ test('no reply to MAIL within its timeout rejects kind timeout and ends the conn
     await session.expect(/^MAIL FROM:/)
     await session.closed()
   })
-  const client = await connect(server.port, { timeouts: { ...TIMEOUTS, mail: 100 } })
+  const client = await connect(server.port, { timeouts: { ...TEST_TIMEOUTS, mail: 100 } })
   await client.hello('c.example.org')
   const message = {
     size: 3,

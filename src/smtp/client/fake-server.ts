@@ -3,6 +3,8 @@
 import { createServer, type Socket } from 'node:net'
 import type { TestContext } from 'node:test'
 import { type SecureContext, TLSSocket } from 'node:tls'
+import { SmtpClient } from './client.ts'
+import type { SendEnvelope } from './envelope.ts'
 
 /** One accepted connection, seen from the fake server's side. */
 export class FakeSession {
@@ -188,4 +190,32 @@ export async function startFakeServer(
       await runs[index]
     },
   }
+}
+
+/** Short enough that a test that hangs fails quickly, long enough for a busy machine. */
+export const TEST_TIMEOUTS = {
+  greeting: 5000,
+  mail: 5000,
+  rcpt: 5000,
+  command: 5000,
+  dataEnd: 5000,
+}
+
+export const MESSAGE = 'From: a@example.org\r\nTo: b@example.test\r\nSubject: hi\r\n\r\nHello\r\n'
+
+export function envelope(...addresses: string[]): SendEnvelope {
+  return { sender: 'a@example.org', recipients: addresses.map((address) => ({ address })) }
+}
+
+/** Connects and says EHLO to a fake server whose script starts with greet(). */
+export async function ready(port: number): Promise<SmtpClient> {
+  const client = await SmtpClient.connect({ host: '127.0.0.1', port, timeouts: TEST_TIMEOUTS })
+  await client.hello('client.example.org')
+  return client
+}
+
+/** Reads a DATA body up to the lone dot and returns it as sent (still dot-stuffed). */
+export async function readData(session: FakeSession): Promise<string> {
+  const wire = await session.readUntil('\r\n.\r\n')
+  return wire.subarray(0, wire.length - 3).toString('latin1')
 }
