@@ -46,6 +46,8 @@ interface Job {
   recipients: QueueRecipient[]
   destination: string
   isLocal: boolean
+  /** Set when the directory could not say whether the domain is ours: the job is retried. */
+  lookupError?: unknown
 }
 
 /** Claimed recipients held in memory per connection slot: enough to keep every slot busy. */
@@ -158,7 +160,7 @@ export class OutboundQueue {
 
   /** Splits claims into jobs: per destination domain, at most 100 recipients each. */
   async #plan(claims: QueueClaim[]): Promise<void> {
-    const isLocal = new Map<string, boolean>()
+    const isLocal = new Map<string, boolean | { error: unknown }>()
     for (const { entry, recipientIds } of claims) {
       this.#outstanding += recipientIds.length
       const claimed = new Set(recipientIds)
@@ -174,7 +176,10 @@ export class OutboundQueue {
       for (const [key, recipients] of byDestination) {
         let local = isLocal.get(key)
         if (local === undefined) {
-          local = await this.#options.directory.isLocalDomain(key).catch(() => false)
+          // A failed lookup must not send our own domain's mail out by MX: the job is deferred.
+          local = await this.#options.directory
+            .isLocalDomain(key)
+            .catch((error: unknown) => ({ error }))
           isLocal.set(key, local)
         }
         for (let i = 0; i < recipients.length; i += MAX_RECIPIENTS_PER_TRANSACTION) {
@@ -183,7 +188,8 @@ export class OutboundQueue {
             entry,
             recipients: part,
             destination: domainOf(part[0]?.address ?? ''),
-            isLocal: local,
+            isLocal: local === true,
+            ...(typeof local === 'object' && { lookupError: local.error }),
           }
           const jobs = this.#waiting.get(key) ?? []
           jobs.push(job)
@@ -226,6 +232,7 @@ export class OutboundQueue {
     const { store } = this.#options
     let results: RecipientResult[]
     try {
+      if (job.lookupError !== undefined) throw job.lookupError
       results = job.isLocal
         ? await this.#deliverLocally(job)
         : await this.#relay.deliver({
