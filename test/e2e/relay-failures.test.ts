@@ -662,6 +662,42 @@ test('messages to one domain share a connection', async (t) => {
   assert.deepEqual(subjects.sort(), ['reuse 1', 'reuse 2', 'reuse 3', 'reuse 4'])
 })
 
+test('150 recipients at one domain go in two transactions of at most 100', async (t) => {
+  const s = await setup(t, mxZone('c.test', FIRST))
+  const c = await fake(t, s.port, FIRST)
+  const recipients = Array.from({ length: 150 }, (_, i) => ({
+    address: `r${i}@c.test`,
+    originalRecipient: null,
+    notify: null,
+  }))
+  // Past submission's own limit of 100 per message: an alias expansion can queue this many.
+  await s.a.store.acceptMessage({
+    deliveries: [],
+    queue: {
+      message: { bytes: Buffer.from(letter('many@c.test', 'many')) },
+      entry: {
+        sender: ALICE.address,
+        recipients,
+        envelopeId: null,
+        ret: null,
+        body: '7bit',
+        smtputf8: false,
+        submittedBy: null,
+      },
+    },
+  })
+  await queueEmpty(s.a)
+  // RFC 5321 §4.5.3.1.8: a server must take 100 recipients; more may be refused.
+  assert.deepEqual(
+    c.transactions.map((tr) => tr.to.length).sort((x, y) => y - x),
+    [100, 50],
+  )
+  assert.deepEqual(
+    c.transactions.flatMap((tr) => tr.to).sort(),
+    recipients.map((r) => r.address).sort(),
+  )
+})
+
 test('a deferred message survives a restart and is delivered once', async (t) => {
   const s = await setup(t, mxZone('c.test', FIRST))
   await send(s, ['bob@c.test'], letter('bob@c.test', 'restart'))
