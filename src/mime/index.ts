@@ -19,6 +19,7 @@ export {
   type MultipartInput,
 } from './build-message.ts'
 export { decodeText, isValidUtf8, normalizeCharset } from './charset.ts'
+export { crlfSize } from './crlf-size.ts'
 export { formatDate, parseDate } from './date.ts'
 export { downgrade8bit } from './downgrade-8bit.ts'
 export { type Envelope, readEnvelope } from './envelope.ts'

@@ -1,4 +1,11 @@
-import { bodyStructure, parseDate, parseMessage, readEnvelope, searchText } from '../mime/index.ts'
+import {
+  bodyStructure,
+  crlfSize,
+  parseDate,
+  parseMessage,
+  readEnvelope,
+  searchText,
+} from '../mime/index.ts'
 import type { MessageMetadata } from './types.ts'
 
 /** What a backend stores about new bytes, besides the bytes: computed once, at delivery. */
@@ -8,6 +15,8 @@ export interface MessageDescription {
   headerText: string
   /** Decoded text of the text parts, for SEARCH BODY/TEXT. */
   bodyText: string
+  /** Octets as POP3 sends the message (LIST, STAT), which counts every line end as CRLF. */
+  crlfSize: number
 }
 
 /** Parses the message once (src/mime never throws on any input) and keeps what IMAP asks. */
@@ -24,5 +33,6 @@ export function describeMessage(bytes: Buffer): MessageDescription {
       .map(({ name, value }) => `${name}: ${value.replace(/[\r\n]+/g, ' ')}`)
       .join('\n'),
     bodyText: text.body,
+    crlfSize: crlfSize(bytes),
   }
 }

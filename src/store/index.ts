@@ -16,6 +16,13 @@ export { ConflictError, InvalidNameError, NotFoundError, QuotaExceededError } fr
 export { applyFlags, type StoredFlags } from './flag-changes.ts'
 export * from './limits.ts'
 export {
+  holdsMailboxLock,
+  type MailboxLockRequest,
+  type MailboxLockRow,
+  planMailboxLock,
+  toMailboxLockRow,
+} from './mailbox-lock.ts'
+export {
   checkFlags,
   checkMailboxName,
   flagList,

@@ -8,6 +8,7 @@ import {
   type MailboxRole,
   type MailboxStatus,
   type MessageMetadata,
+  type MessageRecord,
   type MessageSummary,
   type QueueEntry,
   type QueueRecipient,
@@ -83,6 +84,17 @@ export function toSummary(row: Row): MessageSummary {
     uid: Number(row.uid),
     modseq: Number(row.modseq),
     flags: flagList(Number(row.flags), parseKeywords(row.keywords)),
+  }
+}
+
+/** A message row joined with its blob's blob_id and crlf_size (NULL for bytes stored earlier). */
+export function toRecord(row: Row): MessageRecord {
+  return {
+    ...toSummary(row),
+    blobId: String(row.blob_id),
+    size: Number(row.size),
+    crlfSize: row.crlf_size === null || row.crlf_size === undefined ? null : Number(row.crlf_size),
+    internalDate: new Date(Number(row.internal_date)),
   }
 }
 

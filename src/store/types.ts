@@ -48,6 +48,11 @@ export interface AccountCredentials {
   passwordHash: string
   /** SCRAM-SHA-256 stored key, server key, salt and iterations, in src/auth's text form. */
   scramSha256: string
+  /**
+   * The shared secret of POP3 APOP (RFC 1939 §7), kept readable because APOP needs it; null
+   * unless the operator turned APOP on when the password was set.
+   */
+  apopSecret?: string | null
 }
 
 /** One alias source and its targets. A source of "@domain" is that domain's catch-all. */
@@ -97,6 +102,12 @@ export interface MailboxSnapshot {
 export interface MessageRecord extends MessageSummary {
   blobId: BlobId
   size: number
+  /**
+   * Octets of the message as POP3 sends it (src/mime crlfSize: bare LF counted as CRLF, a final
+   * CRLF added); null for messages stored before this schema version, whose reader computes it
+   * from the bytes.
+   */
+  crlfSize: number | null
   internalDate: Date
 }
 
@@ -165,6 +176,9 @@ export type MailboxEvent =
   | { type: 'expunged'; uid: number; modseq: number }
   /** The mailbox was deleted; the subscription ends. */
   | { type: 'gone' }
+
+/** What lockMailbox answers; see there. */
+export type MailboxLockResult = 'locked' | 'in-use' | 'too-soon'
 
 export interface MailboxWatch {
   stop(): void
@@ -388,6 +402,22 @@ export interface Store {
   getMailboxStatus(mailboxId: MailboxId): Promise<MailboxStatus>
   /** @throws NotFoundError */
   openMailbox(mailboxId: MailboxId): Promise<MailboxSnapshot>
+  /**
+   * Takes the mailbox's lock for `holder` until now + leaseMs, or extends it when `holder` has it
+   * already: POP3's exclusive maildrop (RFC 1939 §8), held across processes and nodes.
+   * 'in-use': another holder's lease is still live (an expired one is taken over); this answer
+   * comes before 'too-soon'.
+   * 'too-soon': minIntervalMs is given and the lock was last taken (by any holder, released or
+   * not) less than minIntervalMs ago (RFC 2449 LOGIN-DELAY); nothing changes then. Extending
+   * one's own live lock never answers 'too-soon' and does not change when it was taken.
+   * @throws NotFoundError for a mailbox that does not exist
+   */
+  lockMailbox(
+    mailboxId: MailboxId,
+    options: { holder: string; leaseMs: number; minIntervalMs?: number },
+  ): Promise<MailboxLockResult>
+  /** Releases the lock if `holder` has it (live or expired); when it was taken is kept. */
+  unlockMailbox(mailboxId: MailboxId, holder: string): Promise<void>
 
   // Messages.
   /**
@@ -464,6 +494,19 @@ export interface Store {
    * UIDs, ascending. The expunge is remembered with its MODSEQ for QRESYNC.
    */
   expunge(mailboxId: MailboxId, uids?: UidRanges): Promise<number[]>
+  /**
+   * Removes the messages with these UIDs whatever their flags, in one transaction (POP3 DELE,
+   * applied at QUIT), remembered as expunged with a new MODSEQ exactly as expunge() does, and
+   * change-feed watchers are told. With `lockHolder`, nothing is removed unless that holder's
+   * lock on the mailbox is live at that moment; the result is then null.
+   * @returns the UIDs removed, ascending (ones already gone are skipped)
+   * @throws NotFoundError for a mailbox that does not exist
+   */
+  deleteMessages(
+    mailboxId: MailboxId,
+    uids: UidRanges,
+    options?: { lockHolder?: string },
+  ): Promise<number[] | null>
   /** Copies share the stored bytes. Counted against the destination account's quota. */
   copyMessages(from: MailboxId, uids: UidRanges, to: MailboxId): Promise<CopyResult>
   /** Copy and expunge from the source in one transaction (RFC 6851). */

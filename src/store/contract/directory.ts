@@ -76,8 +76,11 @@ export function directoryContract(backend: OpenStore): void {
     assert.equal((await store.getAccountById(account.id))?.address, 'alice@example.test')
     assert.equal(await store.getAccount('nobody@example.test'), null)
 
-    assert.deepEqual(await store.getCredentials('alice@example.test'), CREDENTIALS)
-    const changed = { passwordHash: 'new-hash', scramSha256: 'new-scram' }
+    assert.deepEqual(await store.getCredentials('alice@example.test'), {
+      ...CREDENTIALS,
+      apopSecret: null,
+    })
+    const changed = { passwordHash: 'new-hash', scramSha256: 'new-scram', apopSecret: null }
     await store.setCredentials('alice@example.test', changed)
     assert.deepEqual(await store.getCredentials('alice@example.test'), changed)
     await assert.rejects(store.setCredentials('nobody@example.test', changed), NotFoundError)

@@ -4,8 +4,12 @@ import type { MailboxEvent, Store } from '../index.ts'
 import { deliverOne, storeWithAccount } from './fixtures.ts'
 import type { OpenStore } from './index.ts'
 
-/** Watches a mailbox and collects its events. */
-function collect(store: Store, mailboxId: number, since: { modseq: number; uidNext: number }) {
+/** Watches a mailbox and collects its events (the POP3 contract uses it too). */
+export function collect(
+  store: Store,
+  mailboxId: number,
+  since: { modseq: number; uidNext: number },
+) {
   const events: MailboxEvent[] = []
   let wake = () => {}
   const watch = store.watchMailbox(mailboxId, since, (event) => {

@@ -7,6 +7,7 @@ import { feedContract } from './feed.ts'
 import { limitContract } from './limits.ts'
 import { mailboxContract } from './mailboxes.ts'
 import { messageContract } from './messages.ts'
+import { pop3Contract } from './pop3.ts'
 import { queueContract } from './queue.ts'
 import { queueClaimContract } from './queue-claims.ts'
 
@@ -25,5 +26,6 @@ export function describeStoreContract(name: string, backend: OpenStore): void {
     describe('outbound queue claims', () => queueClaimContract(backend))
     describe('change feed', () => feedContract(backend))
     describe('limits', () => limitContract(backend))
+    describe('POP3', () => pop3Contract(backend))
   })
 }

@@ -3,7 +3,7 @@
 // same and that the newer features work on the old rows.
 import assert from 'node:assert/strict'
 import type { Store } from '../index.ts'
-import { CREDENTIALS, message, readAll } from './fixtures.ts'
+import { CREDENTIALS, deliverOne, message, readAll } from './fixtures.ts'
 
 /** Fills the store with a bit of everything version 1 knows. */
 export async function fillStore(store: Store): Promise<void> {
@@ -142,4 +142,48 @@ export async function checkClaimsAfterUpgrade(store: Store): Promise<void> {
     notices: [],
   })
   assert.equal(result.removed, true)
+}
+
+/**
+ * POP3 on an upgraded store: messages stored before have no crlfSize (their reader computes it),
+ * new ones do; an old mailbox can be locked and its messages deleted under the lock, counters
+ * and quota usage following; the old account has no APOP secret until one is set.
+ */
+export async function checkPop3AfterUpgrade(store: Store): Promise<void> {
+  const alice = await store.getAccount('alice@example.test')
+  assert.ok(alice)
+  const inbox = (await store.getMailbox(alice.id, 'INBOX'))?.id ?? 0
+  const old = await store.getMessages(inbox, [[1, Number.MAX_SAFE_INTEGER]])
+  assert.deepEqual(
+    old.map((record) => [record.uid, record.crlfSize]),
+    [
+      [1, null],
+      [3, null],
+      [4, null],
+    ],
+  )
+  const bytes = message('after the upgrade')
+  const uid = await deliverOne(store, inbox, bytes)
+  assert.equal((await store.getMessages(inbox, [[uid, uid]]))[0]?.crlfSize, bytes.length)
+
+  assert.equal(await store.lockMailbox(inbox, { holder: 'pop3', leaseMs: 60_000 }), 'locked')
+  assert.equal(await store.lockMailbox(inbox, { holder: 'other', leaseMs: 60_000 }), 'in-use')
+  const usage = await store.getQuotaUsage(alice.id)
+  assert.deepEqual(await store.deleteMessages(inbox, [[1, 3]], { lockHolder: 'pop3' }), [1, 3])
+  assert.deepEqual(
+    (await store.openMailbox(inbox)).messages.map((m) => m.uid),
+    [4, uid],
+  )
+  assert.equal((await store.getQuotaUsage(alice.id)).messages.used, usage.messages.used - 2)
+  const { expunged } = await store.changesSince(inbox, 0)
+  assert.deepEqual(
+    expunged.map((e) => e.uid),
+    [1, 2, 3],
+  )
+  await store.unlockMailbox(inbox, 'pop3')
+  assert.equal(await store.lockMailbox(inbox, { holder: 'other', leaseMs: 60_000 }), 'locked')
+
+  assert.equal((await store.getCredentials(alice.address))?.apopSecret, null)
+  await store.setCredentials(alice.address, { ...CREDENTIALS, apopSecret: 'secret' })
+  assert.equal((await store.getCredentials(alice.address))?.apopSecret, 'secret')
 }

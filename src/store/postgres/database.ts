@@ -70,6 +70,32 @@ export async function transaction<T>(
   }
 }
 
+const presentColumns = new WeakMap<pg.Pool, Set<string>>()
+
+/**
+ * Whether the table has this column, for code that must also run on a database from before the
+ * migration that added it (only the upgrade tests fill one). Remembered once present: migrations
+ * only add.
+ */
+export async function hasColumn(pool: pg.Pool, table: string, column: string): Promise<boolean> {
+  const key = `${table}.${column}`
+  let present = presentColumns.get(pool)
+  if (present?.has(key)) return true
+  const row = await one(
+    pool,
+    `SELECT 1 AS found FROM pg_attribute
+     WHERE attrelid = to_regclass($1::text) AND attname = $2 AND NOT attisdropped`,
+    [table, column],
+  )
+  if (!row) return false
+  if (!present) {
+    present = new Set()
+    presentColumns.set(pool, present)
+  }
+  present.add(key)
+  return true
+}
+
 /** The constraint violation code for UNIQUE, to turn a race into ConflictError. */
 export function isUniqueViolation(error: unknown): boolean {
   return (error as { code?: string }).code === '23505'

@@ -90,6 +90,15 @@ export async function addAccount(
       )
       if (!row) throw new Error('INSERT returned no row')
       const account = shape.toAccount(row)
+      // Written only when there is one (the column is NULL otherwise), so that the upgrade tests
+      // can still fill a database from before schema version 4, which has no such column.
+      const { apopSecret } = input.credentials
+      if (apopSecret != null) {
+        await client.query('UPDATE accounts SET apop_secret = $1 WHERE id = $2', [
+          apopSecret,
+          account.id,
+        ])
+      }
       for (const [name, role] of shape.DEFAULT_MAILBOXES) {
         await insertMailbox(client, account.id, name, role)
         await client.query('INSERT INTO subscriptions (account_id, name) VALUES ($1, $2)', [
@@ -123,6 +132,7 @@ export async function removeAccount(pool: pg.Pool, address: string): Promise<num
     ).map((row) => row.id)
     await client.query('DELETE FROM messages WHERE mailbox_id = ANY($1)', [mailboxes])
     await client.query('DELETE FROM expunged WHERE mailbox_id = ANY($1)', [mailboxes])
+    await client.query('DELETE FROM mailbox_locks WHERE mailbox_id = ANY($1)', [mailboxes])
     await client.query('DELETE FROM mailboxes WHERE account_id = $1', [account.id])
     await client.query('DELETE FROM subscriptions WHERE account_id = $1', [account.id])
     await client.query('DELETE FROM accounts WHERE id = $1', [account.id])
@@ -161,22 +171,31 @@ export async function getCredentials(
   pool: pg.Pool,
   address: string,
 ): Promise<AccountCredentials | null> {
-  const row = await one<{ password_hash: string; scram_sha256: string }>(
-    pool,
-    'SELECT password_hash, scram_sha256 FROM accounts WHERE address = $1',
-    [address],
-  )
-  return row ? { passwordHash: row.password_hash, scramSha256: row.scram_sha256 } : null
+  const row = await one<{
+    password_hash: string
+    scram_sha256: string
+    apop_secret: string | null
+  }>(pool, 'SELECT password_hash, scram_sha256, apop_secret FROM accounts WHERE address = $1', [
+    address,
+  ])
+  return row
+    ? {
+        passwordHash: row.password_hash,
+        scramSha256: row.scram_sha256,
+        apopSecret: row.apop_secret,
+      }
+    : null
 }
 
+/** Replaces all of them: an APOP secret not given is gone (APOP off, or a new password). */
 export async function setCredentials(
   pool: pg.Pool,
   address: string,
   credentials: AccountCredentials,
 ): Promise<void> {
   const result = await pool.query(
-    'UPDATE accounts SET password_hash = $1, scram_sha256 = $2 WHERE address = $3',
-    [credentials.passwordHash, credentials.scramSha256, address],
+    'UPDATE accounts SET password_hash = $1, scram_sha256 = $2, apop_secret = $3 WHERE address = $4',
+    [credentials.passwordHash, credentials.scramSha256, credentials.apopSecret ?? null, address],
   )
   if (result.rowCount === 0) throw new NotFoundError(`Account ${address} does not exist`)
 }

@@ -169,6 +169,7 @@ export async function deleteMailbox(pool: pg.Pool, id: number): Promise<void> {
     }
     await client.query('DELETE FROM messages WHERE mailbox_id = $1', [id])
     await client.query('DELETE FROM expunged WHERE mailbox_id = $1', [id])
+    await client.query('DELETE FROM mailbox_locks WHERE mailbox_id = $1', [id])
     await client.query('DELETE FROM mailboxes WHERE id = $1', [id])
     await client.query("SELECT pg_notify('postern_mailbox', $1)", [String(id)])
   })

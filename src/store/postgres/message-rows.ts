@@ -22,7 +22,8 @@ import {
   textMatches,
   type UidRanges,
 } from '../index.ts'
-import { all, type Client, one, type Row, transaction } from './database.ts'
+import { all, type Client, hasColumn, one, type Row, transaction } from './database.ts'
+import { holdsLock } from './mailbox-locks.ts'
 import { mailboxRow } from './mailbox-rows.ts'
 import { insertQueueEntry, readQueueEntry } from './queue-rows.ts'
 
@@ -116,6 +117,7 @@ export async function accept(
   describe: (blobId: string, bytes: Buffer) => MessageDescription,
   now: number,
 ): Promise<AcceptResult> {
+  const hasCrlfSize = await hasColumn(pool, 'blobs', 'crlf_size')
   return transaction(pool, async (client) => {
     const mailboxes =
       plan.mailboxIds.length === 0
@@ -124,7 +126,7 @@ export async function accept(
     const blobRows = new Map<string, number>()
     const inLockOrder = [...contents.blobs].sort(([a], [b]) => (a < b ? -1 : 1))
     for (const [blobId, bytes] of inLockOrder) {
-      blobRows.set(blobId, await storeBlob(client, blobId, bytes, describe))
+      blobRows.set(blobId, await storeBlob(client, blobId, bytes, describe, hasCrlfSize))
     }
     const deliveries: DeliveryResult[][] = []
     for (const [index, delivery] of plan.deliveries.entries()) {
@@ -151,13 +153,15 @@ export async function accept(
 /**
  * The blob row of these bytes, made with its bytes and metadata when missing. A row held FOR
  * UPDATE cannot be collected; one being collected is waited for, and then is gone, so it is
- * made again.
+ * made again. `hasCrlfSize` (hasColumn) is false only before schema version 4, whose blobs have
+ * no size as POP3 sends them.
  */
 export async function storeBlob(
   client: Client,
   blobId: string,
   bytes: Buffer,
   describe: (blobId: string, bytes: Buffer) => MessageDescription,
+  hasCrlfSize: boolean,
 ): Promise<number> {
   const found = await one<{ id: number }>(
     client,
@@ -166,19 +170,24 @@ export async function storeBlob(
   )
   if (found) return Number(found.id)
   const description = describe(blobId, bytes)
+  const values = [
+    blobId,
+    bytes.length,
+    JSON.stringify(description.metadata),
+    // PostgreSQL text cannot hold NUL; search values cannot usefully contain one either.
+    description.headerText.toLowerCase().replaceAll('\u0000', ''),
+    description.bodyText.toLowerCase().replaceAll('\u0000', ''),
+  ]
   const row = await one<{ id: number }>(
     client,
-    `INSERT INTO blobs (blob_id, size, refcount, metadata, headers_folded, body_folded)
-     VALUES ($1, $2, 0, $3, $4, $5)
-     ON CONFLICT (blob_id) DO UPDATE SET refcount = blobs.refcount RETURNING id`,
-    [
-      blobId,
-      bytes.length,
-      JSON.stringify(description.metadata),
-      // PostgreSQL text cannot hold NUL; search values cannot usefully contain one either.
-      description.headerText.toLowerCase().replaceAll('\u0000', ''),
-      description.bodyText.toLowerCase().replaceAll('\u0000', ''),
-    ],
+    hasCrlfSize
+      ? `INSERT INTO blobs (blob_id, size, refcount, metadata, headers_folded, body_folded,
+           crlf_size) VALUES ($1, $2, 0, $3, $4, $5, $6)
+         ON CONFLICT (blob_id) DO UPDATE SET refcount = blobs.refcount RETURNING id`
+      : `INSERT INTO blobs (blob_id, size, refcount, metadata, headers_folded, body_folded)
+         VALUES ($1, $2, 0, $3, $4, $5)
+         ON CONFLICT (blob_id) DO UPDATE SET refcount = blobs.refcount RETURNING id`,
+    hasCrlfSize ? [...values, description.crlfSize] : values,
   )
   if (!row) throw new Error('INSERT returned no row')
   await client.query(
@@ -249,20 +258,19 @@ export async function getMessages(
   ranges: UidRanges,
 ): Promise<MessageRecord[]> {
   const [lows, highs] = rangeArrays(ranges)
+  // Before schema version 4 (see storeBlob) no size as sent is known.
+  const crlfSize = (await hasColumn(pool, 'blobs', 'crlf_size'))
+    ? 'b.crlf_size'
+    : 'NULL AS crlf_size'
   const rows = await all(
     pool,
-    `SELECT m.uid, m.flags, m.keywords, m.modseq, m.internal_date, m.size, b.blob_id
+    `SELECT m.uid, m.flags, m.keywords, m.modseq, m.internal_date, m.size, b.blob_id, ${crlfSize}
      FROM messages m JOIN blobs b ON b.id = m.blob
      WHERE m.mailbox_id = $1 AND ${inRanges('m.uid')}
      ORDER BY m.uid`,
     [mailboxId, lows, highs],
   )
-  return rows.map((row) => ({
-    ...shape.toSummary(row),
-    blobId: String(row.blob_id),
-    size: Number(row.size),
-    internalDate: new Date(Number(row.internal_date)),
-  }))
+  return rows.map(shape.toRecord)
 }
 
 export async function storeFlags(
@@ -332,18 +340,35 @@ async function removeMessages(
   await notify(client, mailboxId)
 }
 
+/** Which messages expunge removes. */
+export interface ExpungeOptions {
+  /** IMAP EXPUNGE removes only messages flagged \Deleted; POP3's DELE marks them otherwise. */
+  isDeletedOnly: boolean
+  /** Nothing is removed, and null returned, unless this holder's mailbox lock is live. */
+  lockHolder?: string | undefined
+}
+
+/** Removes messages among `ranges` (all when absent) in one transaction; returns their UIDs. */
 export async function expunge(
   pool: pg.Pool,
   mailboxId: number,
   ranges: UidRanges | undefined,
-): Promise<number[]> {
+  options: ExpungeOptions = { isDeletedOnly: true },
+): Promise<number[] | null> {
   const [lows, highs] = rangeArrays(ranges ?? [[1, Number.MAX_SAFE_INTEGER]])
+  const flagged = options.isDeletedOnly ? `AND flags & ${DELETED} <> 0` : ''
   return transaction(pool, async (client) => {
+    // The mailbox row's lock also keeps lockMailbox (mailbox-locks.ts) from changing the lock
+    // until this commits.
     await lockMailboxes(client, [mailboxId])
+    const { lockHolder } = options
+    if (lockHolder !== undefined && !(await holdsLock(client, mailboxId, lockHolder, Date.now()))) {
+      return null
+    }
     const uids = (
       await all<{ uid: number }>(
         client,
-        `SELECT uid FROM messages WHERE mailbox_id = $1 AND flags & ${DELETED} <> 0 AND ${inRanges('uid')}
+        `SELECT uid FROM messages WHERE mailbox_id = $1 ${flagged} AND ${inRanges('uid')}
          ORDER BY uid`,
         [mailboxId, lows, highs],
       )

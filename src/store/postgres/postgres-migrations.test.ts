@@ -4,6 +4,7 @@ import pg from 'pg'
 import { testDatabase } from '../../../test/support/postgres.ts'
 import {
   checkClaimsAfterUpgrade,
+  checkPop3AfterUpgrade,
   checkQueueAfterUpgrade,
   fillStore,
   OLD_QUEUE_ROWS,
@@ -106,7 +107,7 @@ test('version 2 to 3 on PostgreSQL keeps queued recipients and lets them be clai
   )
   await client.end()
 
-  assert.deepEqual((await postgresSchemaStatus(url)).pending, [
+  assert.deepEqual((await postgresSchemaStatus(url, POSTGRES_MIGRATIONS.slice(0, 3))).pending, [
     { version: 3, description: 'outbound queue: delay notices, lease index' },
   ])
   await migratePostgresStore(url)
@@ -114,4 +115,28 @@ test('version 2 to 3 on PostgreSQL keeps queued recipients and lets them be clai
   t.after(() => store.close())
   assert.deepEqual(await readContents(store), before)
   await checkClaimsAfterUpgrade(store)
+})
+
+test('version 3 to 4 on PostgreSQL reads old messages without a POP3 size and lets POP3 lock and delete them', async (t) => {
+  const url = await testDatabase(t)
+  const old = await openPostgresStore({ url, migrations: POSTGRES_MIGRATIONS.slice(0, 3) })
+  await fillStore(old)
+  const before = await readContents(old)
+  await old.close()
+
+  assert.deepEqual((await postgresSchemaStatus(url)).pending, [
+    { version: 4, description: 'POP3: message sizes as sent, mailbox locks, APOP secrets' },
+  ])
+  await migratePostgresStore(url)
+  const store = await openPostgresStore({ url })
+  t.after(() => store.close())
+  assert.deepEqual(await readContents(store), before)
+  await checkPop3AfterUpgrade(store)
+  // Lock rows go with their mailboxes.
+  await store.removeAccount('alice@example.test')
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  const { rows } = await client.query('SELECT count(*)::int AS n FROM mailbox_locks')
+  await client.end()
+  assert.deepEqual(rows, [{ n: 0 }])
 })

@@ -24,6 +24,7 @@ import {
 import { createPostgresBlobStore } from './blob-store.ts'
 import { all, createPool, one } from './database.ts'
 import * as directory from './directory-rows.ts'
+import * as locks from './mailbox-locks.ts'
 import * as mailboxes from './mailbox-rows.ts'
 import * as messages from './message-rows.ts'
 import { MailboxListener } from './notify.ts'
@@ -237,6 +238,13 @@ class PostgresStore implements Store {
     return { status: shape.toStatus(status), messages: list }
   }
 
+  lockMailbox(mailboxId: number, options: Parameters<Store['lockMailbox']>[1]) {
+    return locks.lockMailbox(this.#pool, mailboxId, options)
+  }
+  unlockMailbox(mailboxId: number, holder: string) {
+    return locks.unlockMailbox(this.#pool, mailboxId, holder)
+  }
+
   async deliver(
     message: Parameters<Store['deliver']>[0],
     targets: Parameters<Store['deliver']>[1],
@@ -365,8 +373,27 @@ class PostgresStore implements Store {
     return result
   }
   async expunge(mailboxId: number, uids?: Parameters<Store['expunge']>[1]) {
-    const expunged = await messages.expunge(this.#pool, mailboxId, uids)
-    if (expunged.length > 0) {
+    // Never null: only a lock holder's removal can find the lock gone.
+    return (await this.#expunge(mailboxId, uids, { isDeletedOnly: true })) ?? []
+  }
+  deleteMessages(
+    mailboxId: number,
+    uids: Parameters<Store['deleteMessages']>[1],
+    options?: Parameters<Store['deleteMessages']>[2],
+  ) {
+    return this.#expunge(mailboxId, uids, {
+      isDeletedOnly: false,
+      lockHolder: options?.lockHolder,
+    })
+  }
+  /** IMAP's EXPUNGE and POP3's DELE alike: then watchers are told and freed bytes go. */
+  async #expunge(
+    mailboxId: number,
+    uids: Parameters<Store['expunge']>[1],
+    options: messages.ExpungeOptions,
+  ): Promise<number[] | null> {
+    const expunged = await messages.expunge(this.#pool, mailboxId, uids, options)
+    if (expunged && expunged.length > 0) {
       this.#feed.notify(mailboxId)
       await this.#collectGarbage()
     }

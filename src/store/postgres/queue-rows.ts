@@ -10,7 +10,7 @@ import {
   type QueueEntryId,
   shape,
 } from '../index.ts'
-import { all, type Client, one, transaction } from './database.ts'
+import { all, type Client, hasColumn, one, transaction } from './database.ts'
 import { storeBlob } from './message-rows.ts'
 
 // The outbound queue's rows, as the SQLite backend keeps them. Claims take row locks with
@@ -197,6 +197,7 @@ export async function finishAttempt(
   describe: (blobId: string, bytes: Buffer) => MessageDescription,
   blobIdOf: (bytes: Buffer) => string,
 ): Promise<QueueAttemptResult> {
+  const hasCrlfSize = await hasColumn(pool, 'blobs', 'crlf_size')
   return transaction(pool, async (client) => {
     const { outcomes } = plan
     const applied = await all<{ id: number }>(
@@ -236,7 +237,13 @@ export async function finishAttempt(
     // A lost lease means another claimant owns the recipient now, and its notices too.
     if (stale.length === 0) {
       for (const notice of plan.notices) {
-        const row = await storeBlob(client, blobIdOf(notice.bytes), notice.bytes, describe)
+        const row = await storeBlob(
+          client,
+          blobIdOf(notice.bytes),
+          notice.bytes,
+          describe,
+          hasCrlfSize,
+        )
         const id = await insertQueueEntry(client, row, notice.bytes.length, notice.entry, now)
         notices.push(await readQueueEntry(client, id))
       }

@@ -200,6 +200,20 @@ ALTER TABLE queue_recipients ADD COLUMN delay_notified boolean NOT NULL DEFAULT 
 CREATE INDEX queue_recipients_lease ON queue_recipients (lease_owner) WHERE lease_owner IS NOT NULL;
 `
 
+// What POP3 needs, as in the SQLite backend's version 5 (see there): the size POP3 reports,
+// NULL for bytes stored before; mailbox locks (leases, times in milliseconds as elsewhere here);
+// the APOP secret.
+const VERSION_4 = `
+ALTER TABLE blobs ADD COLUMN crlf_size bigint;
+ALTER TABLE accounts ADD COLUMN apop_secret text;
+CREATE TABLE mailbox_locks (
+  mailbox_id bigint PRIMARY KEY,
+  holder text,
+  expires_at bigint NOT NULL,
+  acquired_at bigint NOT NULL
+);
+`
+
 /** The schema's history; version N's statements take a version N - 1 database to N. */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -217,6 +231,11 @@ INSERT INTO meta (key, value) VALUES ('schema_version', 0), ('last_uid_validity'
     version: 3,
     description: 'outbound queue: delay notices, lease index',
     sql: VERSION_3,
+  },
+  {
+    version: 4,
+    description: 'POP3: message sizes as sent, mailbox locks, APOP secrets',
+    sql: VERSION_4,
   },
 ]
 

@@ -120,6 +120,19 @@ export class Connection {
     return found
   }
 
+  readonly #columns = new Set<string>()
+
+  /** Whether the table has this column (remembered once present, as hasTable). */
+  hasColumn(table: string, column: string): boolean {
+    const key = `${table}.${column}`
+    if (this.#columns.has(key)) return true
+    const found =
+      this.get('SELECT 1 AS found FROM pragma_table_info(?) WHERE name = ?', table, column) !==
+      undefined
+    if (found) this.#columns.add(key)
+    return found
+  }
+
   /** Whether batched writes are waiting or on their way: background work should wait. */
   get hasBatchedWrites(): boolean {
     return this.#expectedWrites > 0 || this.#batch.length > 0

@@ -80,6 +80,12 @@ export function addAccount(
       input.quota?.messages ?? null,
       Date.now(),
     )
+    // Written only when there is one (the column is NULL otherwise), so that the upgrade tests
+    // can still fill a database from before schema version 5, which has no such column.
+    const { apopSecret } = input.credentials
+    if (apopSecret != null) {
+      c.run('UPDATE accounts SET apop_secret = ? WHERE id = ?', apopSecret, lastId)
+    }
     for (const [name, role] of shape.DEFAULT_MAILBOXES) {
       insertMailbox(c, lastId, name, role)
       c.run('INSERT INTO subscriptions (account_id, name) VALUES (?, ?)', lastId, name)
@@ -101,6 +107,7 @@ export function removeAccount(c: Connection, address: string): number[] {
     for (const id of mailboxes) {
       c.run('DELETE FROM messages WHERE mailbox_id = ?', id)
       c.run('DELETE FROM expunged WHERE mailbox_id = ?', id)
+      c.run('DELETE FROM mailbox_locks WHERE mailbox_id = ?', id)
     }
     c.run('DELETE FROM mailboxes WHERE account_id = ?', account.id)
     c.run('DELETE FROM subscriptions WHERE account_id = ?', account.id)
@@ -131,22 +138,30 @@ export function listAccounts(c: Connection, domain?: string): Account[] {
 }
 
 export function getCredentials(c: Connection, address: string): AccountCredentials | null {
-  const row = c.get<{ password_hash: string; scram_sha256: string }>(
-    'SELECT password_hash, scram_sha256 FROM accounts WHERE address = ?',
+  const row = c.get<{ password_hash: string; scram_sha256: string; apop_secret: string | null }>(
+    'SELECT password_hash, scram_sha256, apop_secret FROM accounts WHERE address = ?',
     address,
   )
-  return row ? { passwordHash: row.password_hash, scramSha256: row.scram_sha256 } : null
+  return row
+    ? {
+        passwordHash: row.password_hash,
+        scramSha256: row.scram_sha256,
+        apopSecret: row.apop_secret,
+      }
+    : null
 }
 
+/** Replaces all of them: an APOP secret not given is gone (APOP off, or a new password). */
 export function setCredentials(
   c: Connection,
   address: string,
   credentials: AccountCredentials,
 ): void {
   const { changes } = c.run(
-    'UPDATE accounts SET password_hash = ?, scram_sha256 = ? WHERE address = ?',
+    'UPDATE accounts SET password_hash = ?, scram_sha256 = ?, apop_secret = ? WHERE address = ?',
     credentials.passwordHash,
     credentials.scramSha256,
+    credentials.apopSecret ?? null,
     address,
   )
   if (changes === 0) throw new NotFoundError(`Account ${address} does not exist`)

@@ -145,6 +145,7 @@ export function deleteMailbox(c: Connection, id: number): void {
     }
     c.run('DELETE FROM messages WHERE mailbox_id = ?', id)
     c.run('DELETE FROM expunged WHERE mailbox_id = ?', id)
+    c.run('DELETE FROM mailbox_locks WHERE mailbox_id = ?', id)
     c.run('DELETE FROM mailboxes WHERE id = ?', id)
   })
 }

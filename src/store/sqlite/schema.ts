@@ -202,6 +202,23 @@ ALTER TABLE queue_recipients ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 
 CREATE INDEX queue_recipients_lease ON queue_recipients (lease_owner) WHERE lease_owner IS NOT NULL;
 `
 
+// What POP3 needs. crlf_size is the size POP3 reports (src/mime crlfSize), computed when the
+// bytes are first stored; rows stored before stay NULL and their readers compute it. A mailbox
+// lock is POP3's exclusive maildrop (RFC 1939 §8) as a lease, in the database so that it holds
+// across processes: holder is NULL once released, and acquired_at (kept on release) is when it was
+// last taken, for RFC 2449 LOGIN-DELAY. Rows go with their mailbox, as its expunged rows do.
+// apop_secret is APOP's shared secret (RFC 1939 §7), NULL unless the operator turned APOP on.
+const VERSION_5 = `
+ALTER TABLE blobs ADD COLUMN crlf_size INTEGER;
+ALTER TABLE accounts ADD COLUMN apop_secret TEXT;
+CREATE TABLE mailbox_locks (
+  mailbox_id INTEGER PRIMARY KEY,
+  holder TEXT,
+  expires_at INTEGER NOT NULL,
+  acquired_at INTEGER NOT NULL
+);
+`
+
 /** The schema's history; version N's statements take a version N - 1 database to N. */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -224,6 +241,11 @@ INSERT INTO meta (key, value) VALUES ('schema_version', 0), ('last_uid_validity'
     version: 4,
     description: 'outbound queue: delay notices, lease index',
     sql: VERSION_4,
+  },
+  {
+    version: 5,
+    description: 'POP3: message sizes as sent, mailbox locks, APOP secrets',
+    sql: VERSION_5,
   },
 ]
 

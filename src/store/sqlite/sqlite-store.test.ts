@@ -9,6 +9,7 @@ import { CREDENTIALS, deliverOne, message } from '../contract/fixtures.ts'
 import { describeStoreContract } from '../contract/index.ts'
 import {
   checkClaimsAfterUpgrade,
+  checkPop3AfterUpgrade,
   checkQueueAfterUpgrade,
   fillStore,
   OLD_QUEUE_ROWS,
@@ -211,7 +212,7 @@ test('version 3 to 4 keeps queued recipients and lets them be claimed', async (t
   ).run(entry.lastInsertRowid, q.address, q.attempts, q.nextAttemptAt, q.lastAttemptAt, q.lastReply)
   db.close()
 
-  assert.deepEqual(sqliteSchemaStatus(dataDir).pending, [
+  assert.deepEqual(sqliteSchemaStatus(dataDir, SQLITE_MIGRATIONS.slice(0, 4)).pending, [
     { version: 4, description: 'outbound queue: delay notices, lease index' },
   ])
   migrateSqliteStore(dataDir)
@@ -219,6 +220,29 @@ test('version 3 to 4 keeps queued recipients and lets them be claimed', async (t
   t.after(() => store.close())
   assert.deepEqual(await readContents(store), before)
   await checkClaimsAfterUpgrade(store)
+})
+
+test('version 4 to 5 reads old messages without a POP3 size and lets POP3 lock and delete them', async (t) => {
+  const dataDir = makeTempDir(t)
+  const old = await openSqliteStore({ dataDir, migrations: SQLITE_MIGRATIONS.slice(0, 4) })
+  await fillStore(old)
+  const before = await readContents(old)
+  await old.close()
+
+  assert.deepEqual(sqliteSchemaStatus(dataDir).pending, [
+    { version: 5, description: 'POP3: message sizes as sent, mailbox locks, APOP secrets' },
+  ])
+  migrateSqliteStore(dataDir)
+  const store = await openSqliteStore({ dataDir })
+  t.after(() => store.close())
+  assert.deepEqual(await readContents(store), before)
+  await checkPop3AfterUpgrade(store)
+  // Lock rows go with their mailboxes.
+  await store.removeAccount('alice@example.test')
+  const db = new DatabaseSync(path.join(dataDir, 'store.sqlite'))
+  const locks = db.prepare('SELECT count(*) AS n FROM mailbox_locks').get()
+  db.close()
+  assert.equal(locks?.n, 0)
 })
 
 test('search text is indexed after delivery, in the background, and searched before and after', async (t) => {

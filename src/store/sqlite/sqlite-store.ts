@@ -26,6 +26,7 @@ import {
 import { Connection } from './connection.ts'
 import * as directory from './directory-rows.ts'
 import { fileBlobPath, openFileBlobStore } from './file-blob-store.ts'
+import * as locks from './mailbox-locks.ts'
 import * as mailboxes from './mailbox-rows.ts'
 import * as messages from './message-rows.ts'
 import * as queue from './queue-rows.ts'
@@ -386,6 +387,15 @@ class SqliteStore implements Store {
     }))
   }
 
+  async lockMailbox(mailboxId: number, options: Parameters<Store['lockMailbox']>[1]) {
+    // The clock is read inside the transaction, so that another process's lock taken just
+    // before is judged by a time no earlier than its own.
+    return this.#c.writeBatched(() => locks.lockMailbox(this.#c, mailboxId, options, Date.now()))
+  }
+  async unlockMailbox(mailboxId: number, holder: string) {
+    await this.#c.writeBatched(() => locks.unlockMailbox(this.#c, mailboxId, holder))
+  }
+
   async deliver(
     message: Parameters<Store['deliver']>[0],
     targets: Parameters<Store['deliver']>[1],
@@ -616,8 +626,27 @@ class SqliteStore implements Store {
     return result
   }
   async expunge(mailboxId: number, uids?: Parameters<Store['expunge']>[1]) {
-    const expunged = messages.expunge(this.#c, mailboxId, uids)
-    if (expunged.length > 0) {
+    // Never null: only a lock holder's removal can find the lock gone.
+    return this.#expunge(mailboxId, uids, { isDeletedOnly: true }) ?? []
+  }
+  async deleteMessages(
+    mailboxId: number,
+    uids: Parameters<Store['deleteMessages']>[1],
+    options?: Parameters<Store['deleteMessages']>[2],
+  ) {
+    return this.#expunge(mailboxId, uids, {
+      isDeletedOnly: false,
+      lockHolder: options?.lockHolder,
+    })
+  }
+  /** IMAP's EXPUNGE and POP3's DELE alike: then watchers are told and freed bytes go. */
+  #expunge(
+    mailboxId: number,
+    uids: Parameters<Store['expunge']>[1],
+    options: messages.ExpungeOptions,
+  ): number[] | null {
+    const expunged = messages.expunge(this.#c, mailboxId, uids, options)
+    if (expunged && expunged.length > 0) {
       this.#feed.notify(mailboxId)
       this.#collectGarbage()
     }

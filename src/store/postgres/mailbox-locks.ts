@@ -1,0 +1,63 @@
+import type pg from 'pg'
+import {
+  holdsMailboxLock,
+  type MailboxLockRequest,
+  type MailboxLockResult,
+  planMailboxLock,
+  toMailboxLockRow,
+} from '../index.ts'
+import { type Client, one, transaction } from './database.ts'
+import { mailboxRow } from './mailbox-rows.ts'
+
+// POP3's mailbox locks (store/mailbox-lock.ts) for every node at once. Whoever changes a lock
+// holds its mailbox's row lock first (lockMailbox here, expunge in message-rows.ts), so that two
+// nodes never both read a free lock and take it; rows go in the order mailboxes, then locks.
+
+async function readLock(client: Client, mailboxId: number) {
+  return toMailboxLockRow(
+    await one(
+      client,
+      'SELECT holder, expires_at, acquired_at FROM mailbox_locks WHERE mailbox_id = $1',
+      [mailboxId],
+    ),
+  )
+}
+
+export async function lockMailbox(
+  pool: pg.Pool,
+  mailboxId: number,
+  request: MailboxLockRequest,
+): Promise<MailboxLockResult> {
+  return transaction(pool, async (client) => {
+    await mailboxRow(client, mailboxId, true)
+    const now = Date.now()
+    const { result, next } = planMailboxLock(await readLock(client, mailboxId), request, now)
+    if (next) {
+      await client.query(
+        `INSERT INTO mailbox_locks (mailbox_id, holder, expires_at, acquired_at)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (mailbox_id) DO UPDATE SET holder = EXCLUDED.holder,
+           expires_at = EXCLUDED.expires_at, acquired_at = EXCLUDED.acquired_at`,
+        [mailboxId, next.holder, next.expiresAt, next.acquiredAt],
+      )
+    }
+    return result
+  })
+}
+
+export async function unlockMailbox(pool: pg.Pool, mailboxId: number, holder: string) {
+  await pool.query('UPDATE mailbox_locks SET holder = NULL WHERE mailbox_id = $1 AND holder = $2', [
+    mailboxId,
+    holder,
+  ])
+}
+
+/** Whether `holder` has the mailbox's lock now; the caller holds the mailbox's row lock. */
+export async function holdsLock(
+  client: Client,
+  mailboxId: number,
+  holder: string,
+  now: number,
+): Promise<boolean> {
+  return holdsMailboxLock(await readLock(client, mailboxId), holder, now)
+}
