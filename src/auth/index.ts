@@ -3,10 +3,14 @@
 export { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from './password-hash.ts'
 export {
   createSaslExchange,
+  decodeBase64,
   MAX_SASL_RESPONSE_OCTETS,
+  runSaslExchange,
   SASL_MECHANISMS,
+  type SaslChannel,
   type SaslCredentialStore,
   type SaslExchange,
+  type SaslOutcome,
   type SaslStep,
 } from './sasl/index.ts'
 export {

@@ -86,3 +86,16 @@ export const DEFAULT_RELAY = {
   port: 25,
   connectTimeoutMs: 30_000,
 } as const
+
+/**
+ * POP3 defaults: RFC 1939 §3's 10 minutes of idleness before a session may be closed; the error
+ * bound of SMTP; commands enough for a session that fetches and deletes a very large maildrop;
+ * passwords only over TLS or from loopback; no APOP, which would need readable passwords.
+ */
+export const DEFAULT_POP3 = {
+  timeoutMs: 600_000,
+  maxErrors: 20,
+  maxCommands: 1_000_000,
+  allowPlaintext: 'loopback',
+  apop: false,
+} as const

@@ -3,6 +3,7 @@ export { ConfigError } from './config-error.ts'
 export {
   DEFAULT_AUTH,
   DEFAULT_LISTEN,
+  DEFAULT_POP3,
   DEFAULT_QUEUE,
   DEFAULT_RELAY,
   DEFAULT_SMTP,
@@ -10,4 +11,11 @@ export {
   type ListenerName,
 } from './defaults.ts'
 export { type LoadConfigOptions, loadConfig } from './load.ts'
-export type { Config, LogLevel, QueueConfig, RelayConfig, SmtpConfig } from './schema.ts'
+export type {
+  Config,
+  LogLevel,
+  Pop3Config,
+  QueueConfig,
+  RelayConfig,
+  SmtpConfig,
+} from './schema.ts'

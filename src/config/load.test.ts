@@ -68,6 +68,15 @@ test('loadConfig without a path returns the embedded default', (t) => {
       vrfy: false,
     },
     auth: { maxAccountFailures: 10, maxIpFailures: 30, lockoutMs: 900_000 },
+    pop3: {
+      timeoutMs: 600_000,
+      maxErrors: 20,
+      maxCommands: 1_000_000,
+      allowPlaintext: 'loopback',
+      apop: false,
+      loginDelayMs: null,
+      expire: null,
+    },
     queue: {
       retryMinMs: 300_000,
       retryMaxMs: 14_400_000,
@@ -89,6 +98,32 @@ test('loadConfig without a path returns the embedded default', (t) => {
     log: { level: 'info', format: 'auto' },
     limits: { maxConnections: 4000, maxConnectionsPerIp: 50 },
   } satisfies Config)
+})
+
+test('[pop3] keys set the POP3 policy, and bad values name their key', (t) => {
+  const file = writeConfig(
+    t,
+    '[pop3]\ntimeout_ms = 900000\nmax_errors = 5\nmax_commands = 100\nallow_plaintext = "always"\napop = true\nlogin_delay_s = 300\nexpire = 0\n',
+  )
+  assert.deepEqual(loadConfig({ path: file }).pop3, {
+    timeoutMs: 900_000,
+    maxErrors: 5,
+    maxCommands: 100,
+    allowPlaintext: 'always',
+    apop: true,
+    loginDelayMs: 300_000,
+    expire: 0,
+  })
+  assert.equal(
+    loadConfig({ path: writeConfig(t, '[pop3]\nexpire = "never"\n') }).pop3.expire,
+    'never',
+  )
+  // RFC 1939 §3: the idle timer may not be shorter than ten minutes.
+  assert.throws(
+    () => loadConfig({ path: writeConfig(t, '[pop3]\ntimeout_ms = 60000\n') }),
+    /pop3\.timeout_ms/,
+  )
+  assert.throws(() => loadConfig({ path: writeConfig(t, '[pop3]\nexpire = 7\n') }), /pop3\.expire/)
 })
 
 test('[smtp] keys set the SMTP policy, and bad values name their key', (t) => {
@@ -253,6 +288,15 @@ max_connections_per_ip = 7
       vrfy: false,
     },
     auth: { maxAccountFailures: 10, maxIpFailures: 30, lockoutMs: 900_000 },
+    pop3: {
+      timeoutMs: 600_000,
+      maxErrors: 20,
+      maxCommands: 1_000_000,
+      allowPlaintext: 'loopback',
+      apop: false,
+      loginDelayMs: null,
+      expire: null,
+    },
     queue: {
       retryMinMs: 60_000,
       retryMaxMs: 3_600_000,

@@ -107,6 +107,15 @@ function resolveConfig(file: ConfigFile, configPath: string | null, baseDir: str
       maxIpFailures: file.auth.max_ip_failures,
       lockoutMs: file.auth.lockout_ms,
     },
+    pop3: {
+      timeoutMs: file.pop3.timeout_ms,
+      maxErrors: file.pop3.max_errors,
+      maxCommands: file.pop3.max_commands,
+      allowPlaintext: file.pop3.allow_plaintext,
+      apop: file.pop3.apop,
+      loginDelayMs: file.pop3.login_delay_s === undefined ? null : file.pop3.login_delay_s * 1000,
+      expire: file.pop3.expire ?? null,
+    },
     queue: {
       retryMinMs: file.queue.retry_min_ms,
       retryMaxMs: file.queue.retry_max_ms,

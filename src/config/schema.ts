@@ -6,6 +6,7 @@ import {
   DEFAULT_HOSTNAME,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_CONNECTIONS_PER_IP,
+  DEFAULT_POP3,
   DEFAULT_QUEUE,
   DEFAULT_RELAY,
   DEFAULT_SHUTDOWN_GRACE_MS,
@@ -138,6 +139,30 @@ export const configFileSchema = z.strictObject({
       timeout_ms: DEFAULT_SMTP.timeoutMs,
       vrfy: DEFAULT_SMTP.vrfy,
     })),
+  pop3: z
+    .strictObject({
+      // RFC 1939 §3: an idle session may be closed after at least 10 minutes, not sooner.
+      timeout_ms: z.int().min(600_000).max(3_600_000).default(DEFAULT_POP3.timeoutMs),
+      max_errors: z.int().min(1).max(1000).default(DEFAULT_POP3.maxErrors),
+      max_commands: z.int().min(10).max(100_000_000).default(DEFAULT_POP3.maxCommands),
+      // Passwords before STLS (RFC 2595 §4 says don't): from loopback clients only, never, or
+      // from anyone.
+      allow_plaintext: z.enum(['never', 'loopback', 'always']).default(DEFAULT_POP3.allowPlaintext),
+      // RFC 1939 §7 APOP: needs each password kept readable, so only set with this on.
+      apop: z.boolean().default(DEFAULT_POP3.apop),
+      // RFC 2449 §6.5 LOGIN-DELAY: seconds a user must wait between two POP3 logins.
+      login_delay_s: z.int().min(1).max(86_400).optional(),
+      // RFC 2449 §6.7 EXPIRE: 0 deletes what a session retrieved when it ends; "never" promises
+      // that the server never deletes mail on its own.
+      expire: z.union([z.literal(0), z.literal('never')]).optional(),
+    })
+    .default(() => ({
+      timeout_ms: DEFAULT_POP3.timeoutMs,
+      max_errors: DEFAULT_POP3.maxErrors,
+      max_commands: DEFAULT_POP3.maxCommands,
+      allow_plaintext: DEFAULT_POP3.allowPlaintext,
+      apop: DEFAULT_POP3.apop,
+    })),
   queue: z
     .strictObject({
       retry_min_ms: z.int().min(1000).max(86_400_000).default(DEFAULT_QUEUE.retryMinMs),
@@ -258,6 +283,7 @@ export interface Config {
   smtp: SmtpConfig
   /** Login failure bounds (src/auth's AuthThrottle), shared by every protocol. */
   auth: { maxAccountFailures: number; maxIpFailures: number; lockoutMs: number }
+  pop3: Pop3Config
   queue: QueueConfig
   relay: RelayConfig
   dns: { servers: HostPort[] }
@@ -278,6 +304,23 @@ export interface SmtpConfig {
   timeoutMs: number
   /** Whether VRFY says if an address exists; off, it answers 252 (RFC 5321 §3.5.3). */
   vrfy: boolean
+}
+
+export interface Pop3Config {
+  /** How long the server waits for a command; at least RFC 1939's 10 minutes. */
+  timeoutMs: number
+  /** Error responses a session may earn before it is closed. */
+  maxErrors: number
+  /** Commands one session may send before it is closed. */
+  maxCommands: number
+  /** Who may send passwords before STLS: nobody, loopback clients, or anyone. */
+  allowPlaintext: 'never' | 'loopback' | 'always'
+  /** Whether APOP is offered (and passwords set from now on are kept readable for it). */
+  apop: boolean
+  /** RFC 2449 LOGIN-DELAY, or null for none. */
+  loginDelayMs: number | null
+  /** RFC 2449 EXPIRE as advertised and applied, or null to advertise nothing. */
+  expire: 0 | 'never' | null
 }
 
 export interface QueueConfig {

@@ -27,6 +27,11 @@ export interface DirectoryOptions {
    * can hand out many addresses. Default "+"; null turns subaddresses off.
    */
   subaddressSeparator?: string | null
+  /**
+   * Keep each password set from now on readable as the account's APOP secret (POP3 APOP, RFC
+   * 1939 §7, needs it). Off by default: a stolen database then holds no password.
+   */
+  keepApopSecrets?: boolean
 }
 
 /**
@@ -72,6 +77,7 @@ export interface Directory {
 
 export function createDirectory(store: Store, options: DirectoryOptions = {}): Directory {
   const separator = checkSeparator(options.subaddressSeparator)
+  const keepApop = options.keepApopSecrets ?? false
   const credentials = createCredentialStore(store)
 
   return {
@@ -103,7 +109,7 @@ export function createDirectory(store: Store, options: DirectoryOptions = {}): D
       return store.addAccount({
         address,
         domain,
-        credentials: await deriveCredentials(password),
+        credentials: await deriveCredentials(password, keepApop),
         ...(quota === undefined ? {} : { quota }),
       })
     },
@@ -112,7 +118,7 @@ export function createDirectory(store: Store, options: DirectoryOptions = {}): D
       store.listAccounts(domain === undefined ? undefined : canonicalDomain(domain)),
     async setPassword(input, password) {
       const { address } = canonicalAddress(input)
-      await store.setCredentials(address, await deriveCredentials(password))
+      await store.setCredentials(address, await deriveCredentials(password, keepApop))
     },
     getUser: async (address) => store.getAccount(canonicalAddress(address).address),
 
@@ -148,15 +154,22 @@ export function createDirectory(store: Store, options: DirectoryOptions = {}): D
   }
 }
 
-/** The argon2id hash for PLAIN and LOGIN, and the SCRAM-SHA-256 secrets, from one password. */
-async function deriveCredentials(password: string): Promise<AccountCredentials> {
+/**
+ * The argon2id hash for PLAIN and LOGIN, the SCRAM-SHA-256 secrets and, when asked for, the
+ * APOP secret, from one password.
+ */
+async function deriveCredentials(password: string, keepApop: boolean): Promise<AccountCredentials> {
   // No SASL mechanism accepts an empty password (RFC 4616 §2 for PLAIN), so it could never log in.
   if (password === '') throw new RangeError('Cannot set an empty password')
   const [passwordHash, scram] = await Promise.all([
     hashPassword(password),
     deriveScramCredentials(password),
   ])
-  return { passwordHash, scramSha256: formatScramCredentials(scram) }
+  return {
+    passwordHash,
+    scramSha256: formatScramCredentials(scram),
+    apopSecret: keepApop ? password : null,
+  }
 }
 
 function checkSeparator(separator: string | null | undefined): string | null {

@@ -79,6 +79,7 @@ export async function startServer(
 
   const directory = createDirectory(store, {
     subaddressSeparator: config.directory.subaddressSeparator,
+    keepApopSecrets: config.pop3.apop,
   })
   const queue = new OutboundQueue({
     store,

@@ -4,6 +4,7 @@ import type { Config } from '../config/index.ts'
 import type { Delivery } from '../delivery/index.ts'
 import type { Directory } from '../directory/index.ts'
 import type { ProtocolHandler } from '../net/index.ts'
+import { createPop3Server } from '../pop3/server/index.ts'
 import { createSmtpServer, type SmtpMode } from '../smtp/server/index.ts'
 import type { Store } from '../store/index.ts'
 import type { Logger } from '../util/index.ts'
@@ -32,6 +33,15 @@ export type ProtocolFactory = (context: ProtocolContext) => ProtocolHandler
 export const PROTOCOLS: Partial<Record<ProtocolName, ProtocolFactory>> = {
   smtp: (context) => smtpFactory(context, 'mx'),
   submission: (context) => smtpFactory(context, 'submission'),
+  pop3: (context) =>
+    createPop3Server({
+      hostname: context.config.hostname,
+      config: context.config.pop3,
+      store: context.store,
+      directory: context.directory,
+      throttle: context.authThrottle,
+      secureContext: context.secureContext,
+    }),
 }
 
 function smtpFactory(context: ProtocolContext, mode: SmtpMode): ProtocolHandler {

@@ -42,6 +42,8 @@ export interface NodeOptions {
   relayPort: number
   dnsPort: number
   users?: Array<{ address: string; password: string }>
+  /** A POP3 listener (STLS) on the node's address at this port. */
+  pop3Port?: number
   /** Appended to the config (more [queue] or [relay] keys). */
   toml?: string
   /** Reuse a data dir (a restart). */
@@ -80,6 +82,9 @@ export async function startNode(t: TestContext, options: NodeOptions): Promise<P
       '[listen]',
       `smtp = "${options.address}:${options.port}"`,
       `submission = "${options.address}:${options.port + 1}"`,
+      ...(options.pop3Port === undefined
+        ? []
+        : [`pop3 = "${options.address}:${options.pop3Port}"`]),
       '[dns]',
       `servers = ["127.0.0.1:${options.dnsPort}"]`,
       options.toml ?? '',

@@ -14,6 +14,12 @@ export {
   type SaslExchange,
   type SaslStep,
 } from './mechanism.ts'
+export {
+  decodeBase64,
+  runSaslExchange,
+  type SaslChannel,
+  type SaslOutcome,
+} from './run-exchange.ts'
 
 /** The mechanisms Postern offers, strongest first, as capability lists show them. */
 export const SASL_MECHANISMS = ['SCRAM-SHA-256', 'PLAIN', 'LOGIN'] as const

@@ -45,7 +45,10 @@ export async function runAdminCommand(
   }
   try {
     await work(
-      createDirectory(store, { subaddressSeparator: config.directory.subaddressSeparator }),
+      createDirectory(store, {
+        subaddressSeparator: config.directory.subaddressSeparator,
+        keepApopSecrets: config.pop3.apop,
+      }),
       store,
     )
     return 0

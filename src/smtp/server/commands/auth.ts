@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { createSaslExchange, type SaslStep } from '../../../auth/index.ts'
-import { LineTooLongError } from '../../../net/index.ts'
+import { createSaslExchange, runSaslExchange, type SaslStep } from '../../../auth/index.ts'
 import { MAX_AUTH_LINE_OCTETS } from '../../proto/index.ts'
 import type { CommandHandler } from '../command.ts'
 import type { SmtpSession } from '../session.ts'
@@ -43,58 +42,48 @@ export const auth: CommandHandler<'AUTH'> = async (session, command) => {
     session.reply(504, '5.5.4', `Mechanism ${command.mechanism} is not supported`)
     return
   }
-  let initial: Buffer | null = null
-  if (command.initialResponse !== null) {
-    // "=" is an empty initial response (RFC 4954 §4).
-    initial =
-      command.initialResponse === '=' ? Buffer.alloc(0) : decodeBase64(command.initialResponse)
-    if (initial === null) {
-      session.reply(501, '5.5.2', 'The initial response is not valid base64')
+  const outcome = await runSaslExchange(exchange, command.initialResponse, {
+    challenge: async (data) => {
+      session.reply(334, null, data.toString('base64'))
+      return readResponse(session)
+    },
+  })
+  switch (outcome.kind) {
+    case 'failure':
+      await fail(session, outcome.step)
       return
-    }
-  }
-  let step: SaslStep = await exchange.start(initial)
-  for (;;) {
-    if (step.kind === 'failure') {
-      await fail(session, step)
-      return
-    }
-    if (step.kind === 'success' && step.data === null) break
-    // A challenge, or SCRAM's final message, which the client acknowledges with an empty line.
-    const data = step.kind === 'challenge' ? step.data : (step.data as Buffer)
-    session.reply(334, null, data.toString('base64'))
-    const response = await readResponse(session)
-    if (response === 'closed') {
+    case 'closed':
       session.isClosing = true
       return
-    }
-    if (response === 'cancelled') {
+    case 'cancelled':
       session.reply(501, '5.0.0', 'Authentication cancelled')
       return
-    }
-    if (response === null) {
-      session.reply(501, '5.5.2', 'The response is not valid base64')
+    case 'malformed':
+      session.reply(
+        501,
+        '5.5.2',
+        outcome.isInitial
+          ? 'The initial response is not valid base64'
+          : 'The response is not valid base64',
+      )
       return
-    }
-    if (step.kind === 'success') break
-    step = await exchange.respond(response)
   }
-  if (step.kind !== 'success') return
-  const account = await deps.store.getAccount(step.login)
-  const locked = deps.throttle.check(ip, step.login)
+  const login = outcome.login
+  const account = await deps.store.getAccount(login)
+  const locked = deps.throttle.check(ip, login)
   if (account === null || !locked.isAllowed) {
     // A locked account answers a right password exactly as a wrong one (the same 535 after the
     // same growing delay), so guessing from many addresses cannot learn when it has hit.
-    session.log.warn({ login: step.login, ip }, 'authentication refused: account locked')
+    session.log.warn({ login, ip }, 'authentication refused: account locked')
     await fail(session, {
       kind: 'failure',
       reason: 'credentials',
       message: 'Invalid credentials',
-      attemptedLogin: step.login,
+      attemptedLogin: login,
     })
     return
   }
-  deps.throttle.recordSuccess(step.login)
+  deps.throttle.recordSuccess(login)
   session.login = account
   session.log.info({ login: account.address, mechanism: exchange.mechanism }, 'authenticated')
   session.reply(235, '2.7.0', 'Authentication successful')
@@ -112,24 +101,9 @@ async function fail(session: SmtpSession, step: Extract<SaslStep, { kind: 'failu
   else session.reply(535, '5.7.8', 'Authentication credentials invalid')
 }
 
-/** The client's next SASL line, decoded; 'cancelled' for "*" (RFC 4954 §4). */
-async function readResponse(session: SmtpSession): Promise<Buffer | null | 'cancelled' | 'closed'> {
+/** The client's next SASL line as sent, null when the connection closed. */
+async function readResponse(session: SmtpSession): Promise<string | null> {
   await session.flush()
-  let line: Awaited<ReturnType<SmtpSession['connection']['reader']['readLine']>>
-  try {
-    line = await session.connection.reader.readLine(MAX_AUTH_LINE_OCTETS)
-  } catch (error) {
-    if (error instanceof LineTooLongError) return null
-    throw error
-  }
-  if (line === null) return 'closed'
-  const text = line.bytes.toString('latin1')
-  if (text === '*') return 'cancelled'
-  return decodeBase64(text)
-}
-
-/** Strict base64 (RFC 4648 §4): Node's decoder skips junk, which must not pass for a password. */
-function decodeBase64(text: string): Buffer | null {
-  if (text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return null
-  return Buffer.from(text, 'base64')
+  const line = await session.connection.reader.readLine(MAX_AUTH_LINE_OCTETS)
+  return line === null ? null : line.bytes.toString('latin1')
 }
