@@ -202,3 +202,16 @@ export class Connection {
 export function normalizeAddress(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
 }
+
+/** Errors the socket raises when the peer or the network drops the connection. */
+export function isSocketError(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | null)?.code
+  return (
+    code === 'ECONNRESET' || code === 'EPIPE' || code === 'ETIMEDOUT' || code === 'ECONNABORTED'
+  )
+}
+
+/** Whether a (normalized) peer address is this machine's loopback: 127.0.0.0/8 or ::1. */
+export function isLoopback(address: string): boolean {
+  return address.startsWith('127.') || address === '::1'
+}

@@ -1,4 +1,10 @@
-export { Connection, type ConnectionOptions, normalizeAddress } from './connection.ts'
+export {
+  Connection,
+  type ConnectionOptions,
+  isLoopback,
+  isSocketError,
+  normalizeAddress,
+} from './connection.ts'
 export { newConnectionId } from './connection-id.ts'
 export {
   createDnsResolver,

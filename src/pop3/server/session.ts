@@ -3,7 +3,7 @@ import type { SecureContext } from 'node:tls'
 import type { AuthThrottle } from '../../auth/index.ts'
 import type { Pop3Config } from '../../config/index.ts'
 import type { Directory } from '../../directory/index.ts'
-import { type Connection, LineTooLongError } from '../../net/index.ts'
+import { type Connection, isLoopback, isSocketError, LineTooLongError } from '../../net/index.ts'
 import type { Store } from '../../store/index.ts'
 import {
   err,
@@ -225,16 +225,4 @@ const COMMANDS_PER_TURN = 32
 
 function isAuthLine(bytes: Buffer): boolean {
   return bytes.length >= 5 && bytes.subarray(0, 5).toString('latin1').toUpperCase() === 'AUTH '
-}
-
-function isLoopback(address: string): boolean {
-  return address.startsWith('127.') || address === '::1'
-}
-
-/** Errors the socket raises when the peer or the network drops the connection. */
-function isSocketError(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException | null)?.code
-  return (
-    code === 'ECONNRESET' || code === 'EPIPE' || code === 'ETIMEDOUT' || code === 'ECONNABORTED'
-  )
 }

@@ -3,7 +3,7 @@ import type { AuthThrottle } from '../../auth/index.ts'
 import type { SmtpConfig } from '../../config/index.ts'
 import type { Delivery, EnvelopeRecipient } from '../../delivery/index.ts'
 import type { Directory } from '../../directory/index.ts'
-import { type Connection, LineTooLongError } from '../../net/index.ts'
+import { type Connection, isSocketError, LineTooLongError } from '../../net/index.ts'
 import type { Account, Store } from '../../store/index.ts'
 import {
   type BodyCheck,
@@ -216,14 +216,6 @@ export class SmtpSession {
     ) => Promise<void>
     await handler(this, command)
   }
-}
-
-/** Errors the socket raises when the peer or the network drops the connection. */
-function isSocketError(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException | null)?.code
-  return (
-    code === 'ECONNRESET' || code === 'EPIPE' || code === 'ETIMEDOUT' || code === 'ECONNABORTED'
-  )
 }
 
 /** Commands served back to back before the session lets other connections have a turn. */
