@@ -1,8 +1,6 @@
 import { writeFileSync } from 'node:fs'
-import { connect, type Socket } from 'node:net'
 import path from 'node:path'
 import type { TestContext } from 'node:test'
-import { type TLSSocket, connect as tlsConnect } from 'node:tls'
 import { type Config, loadConfig } from '../../src/config/index.ts'
 import { createDirectory, type Directory } from '../../src/directory/index.ts'
 import { type RunningServer, startServer } from '../../src/server/index.ts'
@@ -10,6 +8,7 @@ import type { MailboxId, Store } from '../../src/store/index.ts'
 import { silentLogger } from '../../src/util/index.ts'
 import { getFreePorts } from './free-port.ts'
 import { makeTempDir } from './temp-dir.ts'
+import { connectSocket, TextClient } from './text-client.ts'
 
 export const ALICE = { address: 'alice@example.test', password: 'alice-secret-1' }
 export const BOB = { address: 'bob@example.test', password: 'bob-secret-1' }
@@ -98,36 +97,9 @@ export interface Pop3Response {
  * reads responses one at a time, so tests can pipeline, split or malform commands at will.
  * Text is read as Latin-1, so every octet of a message comes back as one character.
  */
-export class Pop3TestClient {
-  socket: Socket | TLSSocket
-  #buffer = ''
-  #waiters: Array<() => void> = []
-  #isClosed = false
-
-  private constructor(socket: Socket | TLSSocket) {
-    this.socket = socket
-    this.#listen(socket)
-  }
-
+export class Pop3TestClient extends TextClient {
   static async connect(t: TestContext, port: number, options: { tls?: boolean } = {}) {
-    const socket = options.tls
-      ? tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false })
-      : connect(port, '127.0.0.1')
-    await new Promise<void>((resolve, reject) => {
-      socket.once(options.tls ? 'secureConnect' : 'connect', () => resolve())
-      socket.once('error', reject)
-    })
-    const client = new Pop3TestClient(socket)
-    t.after(() => client.socket.destroy())
-    return client
-  }
-
-  get isClosed(): boolean {
-    return this.#isClosed
-  }
-
-  write(data: string | Buffer): void {
-    this.socket.write(data)
+    return new Pop3TestClient(await connectSocket(t, port, options), 'latin1')
   }
 
   /** Sends one command (CRLF added) and reads a single-line response. */
@@ -153,88 +125,36 @@ export class Pop3TestClient {
   async startTls(): Promise<void> {
     const response = await this.command('STLS')
     if (!response.isOk) throw new Error(`STLS failed: ${response.raw}`)
-    const plain = this.socket
-    plain.removeAllListeners('data')
-    const secure = tlsConnect({ socket: plain, rejectUnauthorized: false })
-    await new Promise<void>((resolve, reject) => {
-      secure.once('secureConnect', () => resolve())
-      secure.once('error', reject)
-    })
-    this.socket = secure
-    this.#listen(secure)
+    await this.upgradeToTls()
   }
 
   /** Reads the next complete response; rejects if the connection closes first. */
-  async read(options: { multiline?: boolean; timeoutMs?: number } = {}): Promise<Pop3Response> {
-    const deadline = Date.now() + (options.timeoutMs ?? 10_000)
-    for (;;) {
-      const parsed = this.#take(options.multiline ?? false)
-      if (parsed !== null) return parsed
-      if (this.#isClosed) {
-        throw new Error(`connection closed; unread: ${JSON.stringify(this.#buffer)}`)
-      }
-      const left = deadline - Date.now()
-      if (left <= 0) throw new Error(`no response in time; got ${JSON.stringify(this.#buffer)}`)
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left)
-        this.#waiters.push(() => {
-          clearTimeout(timer)
-          resolve()
-        })
-      })
-    }
-  }
-
-  /** Resolves once the server has closed the connection. */
-  async closed(timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs
-    while (!this.#isClosed) {
-      if (Date.now() > deadline) throw new Error('connection still open')
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 50)
-        this.#waiters.push(() => {
-          clearTimeout(timer)
-          resolve()
-        })
-      })
-    }
-  }
-
-  #listen(socket: Socket | TLSSocket): void {
-    socket.setEncoding('latin1')
-    socket.on('data', (chunk: string) => {
-      this.#buffer += chunk
-      for (const wake of this.#waiters.splice(0)) wake()
-    })
-    socket.on('close', () => {
-      this.#isClosed = true
-      for (const wake of this.#waiters.splice(0)) wake()
-    })
-    socket.on('error', () => {})
+  read(options: { multiline?: boolean; timeoutMs?: number } = {}): Promise<Pop3Response> {
+    return this.readWith(() => this.#take(options.multiline ?? false), options.timeoutMs ?? 10_000)
   }
 
   #take(multiline: boolean): Pop3Response | null {
-    const first = this.#buffer.indexOf('\r\n')
+    const first = this.buffer.indexOf('\r\n')
     if (first < 0) return null
-    const status = this.#buffer.slice(0, first)
+    const status = this.buffer.slice(0, first)
     const isOk = status.startsWith('+OK')
     if (!multiline || !isOk) {
-      const raw = this.#buffer.slice(0, first + 2)
-      this.#buffer = this.#buffer.slice(first + 2)
+      const raw = this.buffer.slice(0, first + 2)
+      this.buffer = this.buffer.slice(first + 2)
       return { isOk, status, lines: [], raw }
     }
     const lines: string[] = []
     let offset = first + 2
     for (;;) {
-      const end = this.#buffer.indexOf('\r\n', offset)
+      const end = this.buffer.indexOf('\r\n', offset)
       if (end < 0) return null
-      const line = this.#buffer.slice(offset, end)
+      const line = this.buffer.slice(offset, end)
       offset = end + 2
       if (line === '.') break
       lines.push(line.startsWith('.') ? line.slice(1) : line)
     }
-    const raw = this.#buffer.slice(0, offset)
-    this.#buffer = this.#buffer.slice(offset)
+    const raw = this.buffer.slice(0, offset)
+    this.buffer = this.buffer.slice(offset)
     return { isOk, status, lines, raw }
   }
 }

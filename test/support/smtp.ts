@@ -1,8 +1,6 @@
 import { writeFileSync } from 'node:fs'
-import { connect, type Socket } from 'node:net'
 import path from 'node:path'
 import type { TestContext } from 'node:test'
-import { type TLSSocket, connect as tlsConnect } from 'node:tls'
 import { type Config, loadConfig } from '../../src/config/index.ts'
 import { createDirectory, type Directory } from '../../src/directory/index.ts'
 import { type RunningServer, startServer } from '../../src/server/index.ts'
@@ -10,6 +8,7 @@ import type { Store } from '../../src/store/index.ts'
 import { silentLogger } from '../../src/util/index.ts'
 import { getFreePorts } from './free-port.ts'
 import { makeTempDir } from './temp-dir.ts'
+import { connectSocket, TextClient } from './text-client.ts'
 
 export interface SmtpTestServer {
   server: RunningServer
@@ -74,36 +73,9 @@ export interface SmtpReply {
  * A deliberately plain SMTP client for transcript tests: it sends exactly what it is told and
  * reads replies one at a time, so tests can pipeline, split or malform commands at will.
  */
-export class SmtpTestClient {
-  socket: Socket | TLSSocket
-  #buffer = ''
-  #waiters: Array<() => void> = []
-  #isClosed = false
-
-  private constructor(socket: Socket | TLSSocket) {
-    this.socket = socket
-    this.#listen(socket)
-  }
-
+export class SmtpTestClient extends TextClient {
   static async connect(t: TestContext, port: number, options: { tls?: boolean } = {}) {
-    const socket = options.tls
-      ? tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false })
-      : connect(port, '127.0.0.1')
-    await new Promise<void>((resolve, reject) => {
-      socket.once(options.tls ? 'secureConnect' : 'connect', () => resolve())
-      socket.once('error', reject)
-    })
-    const client = new SmtpTestClient(socket)
-    t.after(() => client.socket.destroy())
-    return client
-  }
-
-  get isClosed(): boolean {
-    return this.#isClosed
-  }
-
-  write(data: string | Buffer): void {
-    this.socket.write(data)
+    return new SmtpTestClient(await connectSocket(t, port, options), 'utf8')
   }
 
   /** Sends one command line (CRLF added) and reads its reply. */
@@ -113,39 +85,8 @@ export class SmtpTestClient {
   }
 
   /** Reads the next complete reply; rejects if the connection closes first. */
-  async read(timeoutMs = 10_000): Promise<SmtpReply> {
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
-      const parsed = this.#takeReply()
-      if (parsed !== null) return parsed
-      if (this.#isClosed)
-        throw new Error(`connection closed; unread: ${JSON.stringify(this.#buffer)}`)
-      const left = deadline - Date.now()
-      if (left <= 0)
-        throw new Error(`no reply within ${timeoutMs} ms; got ${JSON.stringify(this.#buffer)}`)
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left)
-        this.#waiters.push(() => {
-          clearTimeout(timer)
-          resolve()
-        })
-      })
-    }
-  }
-
-  /** Resolves once the server has closed the connection. */
-  async closed(timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs
-    while (!this.#isClosed) {
-      if (Date.now() > deadline) throw new Error('connection still open')
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 50)
-        this.#waiters.push(() => {
-          clearTimeout(timer)
-          resolve()
-        })
-      })
-    }
+  read(timeoutMs = 10_000): Promise<SmtpReply> {
+    return this.readWith(() => this.#takeReply(), timeoutMs)
   }
 
   /** EHLO, and the extension keywords it listed. */
@@ -158,15 +99,7 @@ export class SmtpTestClient {
   async startTls(): Promise<void> {
     const reply = await this.command('STARTTLS')
     if (reply.code !== 220) throw new Error(`STARTTLS failed: ${reply.raw}`)
-    const plain = this.socket
-    plain.removeAllListeners('data')
-    const secure = tlsConnect({ socket: plain, rejectUnauthorized: false })
-    await new Promise<void>((resolve, reject) => {
-      secure.once('secureConnect', () => resolve())
-      secure.once('error', reject)
-    })
-    this.socket = secure
-    this.#listen(secure)
+    await this.upgradeToTls()
   }
 
   /** STARTTLS (unless already on TLS), EHLO and AUTH PLAIN. */
@@ -197,35 +130,18 @@ export class SmtpTestClient {
     return this.read()
   }
 
-  #listen(socket: Socket | TLSSocket): void {
-    socket.setEncoding('utf8')
-    socket.on('data', (chunk: string) => {
-      this.#buffer += chunk
-      this.#wake()
-    })
-    socket.on('close', () => {
-      this.#isClosed = true
-      this.#wake()
-    })
-    socket.on('error', () => {})
-  }
-
-  #wake(): void {
-    for (const wake of this.#waiters.splice(0)) wake()
-  }
-
   #takeReply(): SmtpReply | null {
     const lines: string[] = []
     let offset = 0
     for (;;) {
-      const end = this.#buffer.indexOf('\r\n', offset)
+      const end = this.buffer.indexOf('\r\n', offset)
       if (end < 0) return null
-      const line = this.#buffer.slice(offset, end)
+      const line = this.buffer.slice(offset, end)
       offset = end + 2
       lines.push(line.slice(4))
       if (line[3] !== '-') {
-        const raw = this.#buffer.slice(0, offset)
-        this.#buffer = this.#buffer.slice(offset)
+        const raw = this.buffer.slice(0, offset)
+        this.buffer = this.buffer.slice(offset)
         return { code: Number(line.slice(0, 3)), lines, raw }
       }
     }
