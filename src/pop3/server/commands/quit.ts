@@ -21,10 +21,13 @@ export const quit: Pop3CommandEntry = {
     try {
       removed = await maildrop.commit({ removeRetrieved: config.expire === 0 })
     } catch (error) {
+      await session.releaseMaildrop()
       session.log.error({ err: error }, 'POP3 UPDATE failed; no message was removed')
       await session.fail('No message was removed, the store failed; try again', 'SYS/TEMP')
       return
     }
+    // Released before the answer, so a client that logs in again at once is not [IN-USE].
+    await session.releaseMaildrop()
     if (removed === null) {
       session.log.warn({}, 'POP3 UPDATE skipped: the maildrop lock was lost')
       await session.fail(
