@@ -11,6 +11,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(): Promise<BenchResult | Be
   'store-pg': () => import('./store/store-pg.bench.ts'),
   smtp: () => import('./smtp/smtp.bench.ts'),
   relay: () => import('./relay/relay.bench.ts'),
+  pop3: () => import('./pop3/pop3.bench.ts'),
 }
 
 const wanted = process.argv.slice(2).filter((arg) => !arg.startsWith('--'))

@@ -9,6 +9,8 @@ export interface MaildropMessage {
   /** Octets RETR sends before dot-stuffing (LIST, STAT). */
   size: number
   blobId: BlobId
+  /** Octets as stored, so a read asks for exactly that many (and sizes its buffers by it). */
+  storedSize: number
   uniqueId: string
   isDeleted: boolean
   /** RETR sent it whole; with EXPIRE 0 it is removed at QUIT too. */
@@ -75,8 +77,9 @@ export class Maildrop {
       for (const record of records) {
         messages.push({
           uid: record.uid,
-          size: record.crlfSize ?? (await measure(store, record.blobId)),
+          size: record.crlfSize ?? (await measure(store, record.blobId, record.size)),
           blobId: record.blobId,
+          storedSize: record.size,
           uniqueId: uniqueId(mailbox.uidValidity, record.uid),
           isDeleted: false,
           isRetrieved: false,
@@ -165,10 +168,10 @@ export class Maildrop {
  * The POP3 size of a message stored before sizes were kept with it: src/mime's crlfSize, counted
  * as the bytes stream by.
  */
-async function measure(store: Store, blobId: BlobId): Promise<number> {
+async function measure(store: Store, blobId: BlobId, storedSize: number): Promise<number> {
   let size = 0
   let last = -1
-  for await (const chunk of store.readMessage(blobId)) {
+  for await (const chunk of store.readMessage(blobId, 0, storedSize)) {
     size += chunk.length
     let at = chunk.indexOf(0x0a)
     while (at >= 0) {
