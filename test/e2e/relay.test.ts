@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { connect } from 'node:net'
 import path from 'node:path'
 import { test } from 'node:test'
 import { startDnsServer } from '../support/dns-server.ts'
@@ -15,8 +17,12 @@ import {
 const ALICE = { address: 'alice@a.test', password: 'alice-secret-1' }
 const CAROL = { address: 'carol@b.test', password: 'carol-secret-1' }
 
-test('a message submitted on A is relayed by MX to B and filed in the recipient INBOX', async (t) => {
-  const [port = 0] = await getFreePorts(1)
+// The whole classic model on loopback: Alice's client submits to her server A, A relays by MX
+// to Carol's server B, B files the message, and Carol's client later retrieves it over POP3 and
+// deletes it. What Carol downloads is what B stored, octet for octet, ending with what Alice
+// wrote.
+test('submitted on A, relayed by MX to B, filed in the INBOX, retrieved and deleted over POP3', async (t) => {
+  const [port = 0, pop3Port = 0] = await getFreePorts(2)
   const dns = await startDnsServer(t, {
     'a.test': { MX: [{ exchange: 'mx.a.test', priority: 10 }] },
     'mx.a.test': { A: ['127.0.0.2'] },
@@ -35,8 +41,19 @@ test('a message submitted on A is relayed by MX to B and filed in the recipient 
     hostname: 'mx.b.test',
     address: '127.0.0.3',
     users: [CAROL],
+    pop3Port,
   })
-  const body = 'From: alice@a.test\r\nTo: carol@b.test\r\nSubject: across\r\n\r\nHello B.\r\n'
+  const body = [
+    'From: alice@a.test',
+    'To: carol@b.test',
+    'Subject: across',
+    '',
+    'Hello B.',
+    '.this line starts with a dot',
+    '.',
+    'bye',
+    '',
+  ].join('\r\n')
   await submit({
     host: '127.0.0.2',
     port: port + 1,
@@ -45,14 +62,29 @@ test('a message submitted on A is relayed by MX to B and filed in the recipient 
     message: body,
   })
   const [received] = await mailboxWith(b.store, CAROL.address, 1, 'the message on B')
-  const text = received?.toString() ?? ''
+  const text = received?.toString('latin1') ?? ''
   assert.match(text, /^Return-Path: <alice@a\.test>\r\nDelivered-To: carol@b\.test\r\n/)
   assert.match(
     text,
     /Received: from mx\.a\.test \(\[127\.0\.0\.2\]\)\r\n\tby mx\.b\.test \(Postern\) with ESMTPS/,
   )
-  assert.ok(text.endsWith('Subject: across\r\n\r\nHello B.\r\n'))
+  assert.ok(text.endsWith(body))
   await queueDrained(a.store)
+
+  const transcript = await pop3Session('127.0.0.3', pop3Port, [
+    `USER ${CAROL.address}`,
+    `PASS ${CAROL.password}`,
+    'RETR 1',
+    'DELE 1',
+    'QUIT',
+  ])
+  const retr = /\+OK (\d+) octets\r\n([\s\S]*?)\r\n\.\r\n\+OK Message 1 deleted/.exec(transcript)
+  assert.ok(retr !== null, transcript)
+  const downloaded = `${(retr[2] ?? '').replace(/^\./gm, '')}\r\n`
+  assert.equal(Number(retr[1]), Buffer.byteLength(text, 'latin1'))
+  assert.equal(downloaded, text)
+  assert.match(transcript, /\+OK mx\.b\.test POP3 server signing off \(0 messages left\)\r\n$/)
+  assert.deepEqual(await mailboxMessages(b.store, CAROL.address), [])
 })
 
 test('with a smart host, everything goes there over STARTTLS with AUTH and a checked certificate', async (t) => {
@@ -131,3 +163,17 @@ test('with a smart host, everything goes there over STARTTLS with AUTH and a che
   assert.match(deferred?.lastReply ?? '', /certificate/i)
   assert.equal((await mailboxMessages(b.store, CAROL.address)).length, 1)
 })
+
+/** Sends POP3 commands pipelined (Postern says PIPELINING) and returns all the server said. */
+async function pop3Session(host: string, port: number, commands: string[]): Promise<string> {
+  const socket = connect(port, host)
+  socket.setEncoding('latin1')
+  let received = ''
+  socket.on('data', (chunk: string) => {
+    received += chunk
+  })
+  await once(socket, 'connect')
+  socket.write(commands.map((command) => `${command}\r\n`).join(''))
+  await once(socket, 'close')
+  return received
+}
