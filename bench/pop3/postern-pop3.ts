@@ -12,17 +12,16 @@ import {
   readFileSync,
   writeFileSync,
 } from 'node:fs'
-import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createDirectory } from '../../src/directory/index.ts'
 import { openSqliteStore } from '../../src/store/sqlite/index.ts'
 import { getFreePorts } from '../../test/support/free-port.ts'
 import { REPO_ROOT } from '../../test/support/postern-process.ts'
+import { readGreeting } from '../greeting.ts'
 
 const MAIN = path.join(REPO_ROOT, 'src/main.ts')
 const READY_TIMEOUT_MS = 60_000
-const GREETING_TIMEOUT_MS = 5_000
 const STOP_TIMEOUT_MS = 15_000
 /** Deliveries in flight at once while filling the maildrops. */
 const FILL_CONCURRENCY = 8
@@ -169,25 +168,4 @@ export async function startPosternPop3(
   return server
 }
 
-/** The first line the server sends on a new connection. */
-export function readGreeting(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1')
-    let received = ''
-    const timer = setTimeout(() => {
-      socket.destroy()
-      reject(new Error(`no greeting within ${GREETING_TIMEOUT_MS} ms`))
-    }, GREETING_TIMEOUT_MS)
-    socket.setEncoding('latin1').on('data', (chunk: string) => {
-      received += chunk
-      if (!received.includes('\r\n')) return
-      clearTimeout(timer)
-      socket.end('QUIT\r\n')
-      resolve(received.slice(0, received.indexOf('\r\n')))
-    })
-    socket.on('error', (error) => {
-      clearTimeout(timer)
-      reject(error)
-    })
-  })
-}
+export { readGreeting } from '../greeting.ts'

@@ -3,16 +3,15 @@
 // are made with the `postern` command as an operator would.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs'
-import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { openSqliteStore } from '../../src/store/sqlite/index.ts'
 import { getFreePorts } from '../../test/support/free-port.ts'
 import { REPO_ROOT, runPostern } from '../../test/support/postern-process.ts'
+import { readGreeting } from '../greeting.ts'
 
 const MAIN = path.join(REPO_ROOT, 'src/main.ts')
 const READY_TIMEOUT_MS = 30_000
-const GREETING_TIMEOUT_MS = 5_000
 const STOP_TIMEOUT_MS = 15_000
 
 export interface PosternSetup {
@@ -148,27 +147,4 @@ async function waitForReady(child: ChildProcess, readLog: () => string): Promise
     if (Date.now() > deadline) throw new Error('postern serve never logged "Postern is ready"')
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
-}
-
-/** The first line the server sends on a new connection. */
-function readGreeting(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1')
-    let received = ''
-    const timer = setTimeout(() => {
-      socket.destroy()
-      reject(new Error(`no greeting within ${GREETING_TIMEOUT_MS} ms`))
-    }, GREETING_TIMEOUT_MS)
-    socket.setEncoding('latin1').on('data', (chunk: string) => {
-      received += chunk
-      if (!received.includes('\r\n')) return
-      clearTimeout(timer)
-      socket.end('QUIT\r\n')
-      resolve(received.slice(0, received.indexOf('\r\n')))
-    })
-    socket.on('error', (error) => {
-      clearTimeout(timer)
-      reject(new Error(`connect: ${(error as NodeJS.ErrnoException).code ?? error.message}`))
-    })
-  })
 }
