@@ -1,33 +1,22 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import {
-  chmodSync,
-  chownSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs'
+import { chownSync, existsSync, rmSync, writeFileSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
-import { tmpdir, userInfo } from 'node:os'
-import path from 'node:path'
 import type { TestContext } from 'node:test'
-import { getFreePorts } from './free-port.ts'
+import {
+  DOVECOT_BINARY,
+  type DovecotDir,
+  type DovecotIdentity,
+  type DovecotMaster,
+  dovecotConfig,
+  makeDovecotDir,
+  readDovecotLog,
+  resolveDovecotIdentity,
+  startDovecotMaster,
+} from './dovecot-instance.ts'
 
-/** Where Debian's dovecot-core (pulled in by dovecot-imapd) installs the master binary. */
-export const DOVECOT_BINARY = '/usr/sbin/dovecot'
+export { DOVECOT_BINARY } from './dovecot-instance.ts'
 
-const START_TIMEOUT_MS = 15_000
 const COMMAND_TIMEOUT_MS = 15_000
 const STOP_TIMEOUT_MS = 5_000
-const START_ATTEMPTS = 3
-
-// Without root, chroot fails ("Operation not permitted") and anvil restarts with growing delays, so
-// the services that chroot by default must not.
-const ROOTLESS_SERVICES = ['imap-login', 'anvil', 'ipc', 'old-stats']
-  .map((name) => `service ${name} {\n  chroot =\n}\n`)
-  .join('')
 
 /**
  * A private Dovecot IMAP server: the reference our ENVELOPE and BODYSTRUCTURE output is compared
@@ -61,10 +50,10 @@ export interface Dovecot {
 }
 
 /**
- * Starts Dovecot with a generated config in a temporary directory: IMAP only, on 127.0.0.1 and a
- * free port, no TLS, one passwd-file user, a maildir in the same directory. Nothing under
- * /etc/dovecot or /var is read or written. Dovecot is stopped and the directory removed when the
- * test ends.
+ * Starts Dovecot with a generated config in a temporary directory (./dovecot-instance.ts): IMAP
+ * only, on 127.0.0.1 and a free port, no TLS, one passwd-file user, a maildir in the same
+ * directory. Nothing under /etc/dovecot or /var is read or written. Dovecot is stopped and the
+ * directory removed when the test ends.
  */
 export async function startDovecot(t: TestContext): Promise<Dovecot> {
   if (!existsSync(DOVECOT_BINARY)) {
@@ -72,79 +61,36 @@ export async function startDovecot(t: TestContext): Promise<Dovecot> {
       `Cannot start Dovecot, "${DOVECOT_BINARY}" is missing: install dovecot-imapd (apt-get install -y dovecot-imapd)`,
     )
   }
-  const identity = resolveIdentity()
-  const dir = mkdtempSync(path.join(tmpdir(), 'postern-dovecot-'))
-  // Dovecot's unprivileged processes (auth as "dovecot", the maildir as the mail user) must be
-  // able to reach the passwd file and their directories.
-  chmodSync(dir, 0o755)
+  const identity = resolveDovecotIdentity('dovecot-imapd')
+  const files = makeDovecotDir('postern-dovecot-')
+  const { dir, configPath } = files
   const user = 'postern'
   const password = 'postern-test-password'
-  const configPath = path.join(dir, 'dovecot.conf')
-  const logPath = path.join(dir, 'dovecot.log')
-  const passwdPath = path.join(dir, 'passwd')
-  writeFileSync(passwdPath, `${user}:{PLAIN}${password}\n`, { mode: 0o644 })
-  for (const sub of ['mail', 'home']) {
-    mkdirSync(path.join(dir, sub))
-    if (identity.isRoot) chownSync(path.join(dir, sub), identity.mailUid, identity.mailGid)
+  writeFileSync(files.passwdPath, `${user}:{PLAIN}${password}\n`, { mode: 0o644 })
+  if (identity.isRoot) {
+    for (const sub of [files.mailDir, files.homeDir]) {
+      chownSync(sub, identity.mailUid, identity.mailGid)
+    }
   }
 
-  let master: ChildProcess | null = null
-  let masterExited: Promise<void> = Promise.resolve()
+  let master: DovecotMaster | null = null
   const connections = new Set<ImapConnection>()
   t.after(async () => {
     for (const connection of connections) connection.destroy()
-    if (master !== null && master.exitCode === null && master.signalCode === null) {
-      // With -F the child is the master process; SIGTERM makes it stop every Dovecot process.
-      master.kill('SIGTERM')
-      const timer = setTimeout(() => master?.kill('SIGKILL'), STOP_TIMEOUT_MS)
-      await masterExited
-      clearTimeout(timer)
-    }
+    await master?.stop()
     rmSync(dir, { recursive: true, force: true, maxRetries: 3 })
   })
-  const readLog = () => (existsSync(logPath) ? readFileSync(logPath, 'latin1') : '')
+  const readLog = () => readDovecotLog(files)
 
-  let port = 0
-  let commandConnection: ImapConnection | null = null
-  for (let attempt = 1; commandConnection === null; attempt += 1) {
-    const [freePort] = await getFreePorts(1)
-    if (freePort === undefined) throw new Error('Cannot start Dovecot, no free port')
-    port = freePort
-    writeFileSync(configPath, dovecotConfig({ dir, port, logPath, passwdPath, identity }))
-    const child = spawn(DOVECOT_BINARY, ['-F', '-c', configPath], {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    master = child
-    let output = ''
-    child.stdout.setEncoding('latin1').on('data', (chunk: string) => {
-      output += chunk
-    })
-    child.stderr.setEncoding('latin1').on('data', (chunk: string) => {
-      output += chunk
-    })
-    let hasExited = false
-    masterExited = new Promise<void>((resolve) => {
-      child.once('exit', () => {
-        hasExited = true
-        resolve()
-      })
-      child.once('error', (error) => {
-        output += `${error.message}\n`
-        hasExited = true
-        resolve()
-      })
-    })
-    try {
-      commandConnection = await connectWhenReady(port, () => hasExited)
-    } catch (error) {
-      const details = `${output}${readLog()}`
-      if (hasExited && /address already in use/i.test(details) && attempt < START_ATTEMPTS) continue
-      throw new Error(
-        `Cannot start Dovecot on 127.0.0.1:${port}: ${(error as Error).message}\n${details}`,
-      )
-    }
-  }
+  const started = await startDovecotMaster({
+    files,
+    config: (port) => imapConfig(files, port, identity),
+    connect: (port, timeoutMs) => ImapConnection.open(port, timeoutMs),
+    stopTimeoutMs: STOP_TIMEOUT_MS,
+  })
+  master = started.master
+  const { port } = master
+  const commandConnection = started.connection
   connections.add(commandConnection)
   await commandConnection.login(user, password)
 
@@ -176,141 +122,22 @@ export async function startDovecot(t: TestContext): Promise<Dovecot> {
     },
 
     async imapCommand(line) {
-      if (commandConnection === null) throw new Error('Dovecot is not running')
       const { untagged, tagged } = await commandConnection.run(splitLiterals(line))
       return [...untagged, tagged].map((response) => `${response.toString('latin1')}\r\n`).join('')
     },
   }
 }
 
-interface Identity {
-  isRoot: boolean
-  /** Dovecot's own processes (auth, stats…) and the login processes run as these. */
-  internalUser: string
-  internalGroup: string
-  loginUser: string
-  /** Mail processes and the maildir belong to this uid/gid. */
-  mailUid: number
-  mailGid: number
-}
-
-function resolveIdentity(): Identity {
-  const uid = process.getuid?.() ?? 0
-  const gid = process.getgid?.() ?? 0
-  if (uid !== 0) {
-    // Rootless Dovecot: every process runs as the current user.
-    const name = userInfo().username
-    return {
-      isRoot: false,
-      internalUser: name,
-      internalGroup: lookupGroupName(gid) ?? name,
-      loginUser: name,
-      mailUid: uid,
-      mailGid: gid,
-    }
-  }
-  for (const name of ['dovecot', 'dovenull']) {
-    if (lookupUser(name) === null) {
-      throw new Error(
-        `Cannot start Dovecot, the system user "${name}" is missing: install dovecot-imapd (apt-get install -y dovecot-imapd)`,
-      )
-    }
-  }
-  // Dovecot refuses mail access as root ("Mail access not allowed for root"), so the maildir
-  // belongs to an unprivileged system user that Debian always has.
-  const mailUser = lookupUser('mail') ?? lookupUser('nobody')
-  if (mailUser === null)
-    throw new Error('Cannot start Dovecot, no "mail" or "nobody" user for mail')
-  return {
-    isRoot: true,
-    internalUser: 'dovecot',
-    internalGroup: 'dovecot',
-    loginUser: 'dovenull',
-    mailUid: mailUser.uid,
-    mailGid: mailUser.gid,
-  }
-}
-
-function lookupUser(name: string): { uid: number; gid: number } | null {
-  for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
-    const fields = line.split(':')
-    if (fields[0] === name && fields.length >= 4) {
-      return { uid: Number(fields[2]), gid: Number(fields[3]) }
-    }
-  }
-  return null
-}
-
-function lookupGroupName(gid: number): string | null {
-  for (const line of readFileSync('/etc/group', 'utf8').split('\n')) {
-    const fields = line.split(':')
-    if (fields[2] === String(gid) && fields[0] !== undefined) return fields[0]
-  }
-  return null
-}
-
-function dovecotConfig(options: {
-  dir: string
-  port: number
-  logPath: string
-  passwdPath: string
-  identity: Identity
-}): string {
-  const { dir, port, logPath, passwdPath, identity } = options
-  return `# Generated by test/support/dovecot.ts for one test. Nothing outside ${dir} is used.
-protocols = imap
-listen = 127.0.0.1
-base_dir = ${dir}/run
-state_dir = ${dir}/state
-instance_name = postern-test-${port}
-log_path = ${logPath}
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-default_internal_user = ${identity.internalUser}
-default_internal_group = ${identity.internalGroup}
-default_login_user = ${identity.loginUser}
-first_valid_uid = ${identity.mailUid}
-last_valid_uid = ${identity.mailUid}
-first_valid_gid = ${identity.mailGid}
-last_valid_gid = ${identity.mailGid}
-mail_uid = ${identity.mailUid}
-mail_gid = ${identity.mailGid}
-mail_location = maildir:${dir}/mail/%u
-mail_fsync = never
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u ${passwdPath}
-}
-userdb {
-  driver = static
-  args = home=${dir}/home/%u
-}
-service imap-login {
-  inet_listener imap {
-    address = 127.0.0.1
-    port = ${port}
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-${identity.isRoot ? '' : ROOTLESS_SERVICES}`
-}
-
-/** Connects as soon as the master listens, and waits for the greeting of a ready login process. */
-async function connectWhenReady(port: number, hasExited: () => boolean): Promise<ImapConnection> {
-  const deadline = Date.now() + START_TIMEOUT_MS
-  for (;;) {
-    if (hasExited()) throw new Error('Dovecot exited during start')
-    try {
-      return await ImapConnection.open(port, Math.max(1, deadline - Date.now()))
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code
-      if (code !== 'ECONNREFUSED' || Date.now() > deadline) throw error
-      await new Promise((resolve) => setTimeout(resolve, 20))
-    }
-  }
+function imapConfig(files: DovecotDir, port: number, identity: DovecotIdentity): string {
+  return dovecotConfig({
+    files,
+    generatedBy: 'test/support/dovecot.ts for one test',
+    instanceName: `postern-test-${port}`,
+    identity,
+    passwordScheme: 'PLAIN',
+    listeners: [{ protocol: 'imap', port }],
+    settings: 'mail_fsync = never\n',
+  })
 }
 
 async function fetchMessages(

@@ -15,6 +15,7 @@ import {
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { getFreePorts } from './free-port.ts'
+import { lookupUser } from './system-users.ts'
 
 /** Where Debian's postfix package installs its commands. */
 export const POSTFIX_BINARY = '/usr/sbin/postfix'
@@ -440,16 +441,6 @@ function countFiles(directory: string): number {
     else count += 1
   }
   return count
-}
-
-function lookupUser(name: string): { uid: number; gid: number } | null {
-  for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
-    const fields = line.split(':')
-    if (fields[0] === name && fields.length >= 4) {
-      return { uid: Number(fields[2]), gid: Number(fields[3]) }
-    }
-  }
-  return null
 }
 
 function sleep(ms: number): Promise<void> {
