@@ -175,7 +175,7 @@ function resolveIdentity(): Identity {
     const name = userInfo().username
     return { name, uid, gid: process.getgid?.() ?? uid, switchTo: false }
   }
-  // The same unprivileged system user as test/support/dovecot.ts, which Debian always has.
+  // The same unprivileged system user as test/support/dovecot-instance.ts, which Debian always has.
   for (const name of ['mail', 'nobody']) {
     const fields = readFileSync('/etc/passwd', 'utf8')
       .split('\n')
