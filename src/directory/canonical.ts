@@ -157,3 +157,17 @@ function checkAddress(input: string): Checked {
 function quote(input: string): string {
   return JSON.stringify(input.length > 100 ? `${input.slice(0, 100)}…` : input)
 }
+
+/**
+ * The name a login's failures are counted under (src/auth's throttle): the canonical address, so
+ * "alice@example.test." or a full-width spelling cannot open a fresh count for the same
+ * account, or the name as given when it is no address at all.
+ */
+export function throttleKey(login: string): string {
+  try {
+    return canonicalAddress(login).address
+  } catch (error) {
+    if (error instanceof AddressError) return login
+    throw error
+  }
+}

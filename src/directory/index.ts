@@ -8,6 +8,7 @@ export {
   canonicalAliasSource,
   canonicalDomain,
   displayDomain,
+  throttleKey,
 } from './canonical.ts'
 export { createDirectory, type Directory, type DirectoryOptions } from './directory.ts'
 export * from './limits.ts'

@@ -17,6 +17,8 @@ export interface MailboxLockRequest {
   holder: string
   leaseMs: number
   minIntervalMs?: number
+  /** Only extend the holder's live lock; 'lost' otherwise. */
+  renew?: boolean
 }
 
 /**
@@ -34,6 +36,8 @@ export function planMailboxLock(
     // An extension: a session renewing its lease is not a new login.
     return { result: 'locked', next: { ...current, expiresAt } }
   }
+  // A renewal never takes a lock: between the lapse and now another session may have had it.
+  if (request.renew === true) return { result: 'lost', next: null }
   if (isLive) return { result: 'in-use', next: null }
   const { minIntervalMs } = request
   if (minIntervalMs !== undefined && current !== null && now - current.acquiredAt < minIntervalMs) {

@@ -178,7 +178,7 @@ export type MailboxEvent =
   | { type: 'gone' }
 
 /** What lockMailbox answers; see there. */
-export type MailboxLockResult = 'locked' | 'in-use' | 'too-soon'
+export type MailboxLockResult = 'locked' | 'in-use' | 'too-soon' | 'lost'
 
 export interface MailboxWatch {
   stop(): void
@@ -410,11 +410,15 @@ export interface Store {
    * 'too-soon': minIntervalMs is given and the lock was last taken (by any holder, released or
    * not) less than minIntervalMs ago (RFC 2449 LOGIN-DELAY); nothing changes then. Extending
    * one's own live lock never answers 'too-soon' and does not change when it was taken.
+   * With `renew`, only `holder`'s live lock is extended; anything else answers 'lost' and
+   * changes nothing, so a holder whose lease lapsed (and whom another may have followed) learns
+   * it instead of silently taking the lock again. Leases are timed by the database's clock where
+   * there is one, so nodes need not agree on the time.
    * @throws NotFoundError for a mailbox that does not exist
    */
   lockMailbox(
     mailboxId: MailboxId,
-    options: { holder: string; leaseMs: number; minIntervalMs?: number },
+    options: { holder: string; leaseMs: number; minIntervalMs?: number; renew?: boolean },
   ): Promise<MailboxLockResult>
   /** Releases the lock if `holder` has it (live or expired); when it was taken is kept. */
   unlockMailbox(mailboxId: MailboxId, holder: string): Promise<void>

@@ -204,3 +204,25 @@ test('failures are answered later and later, then the IP is locked out with [SYS
     '-ERR [SYS/TEMP] Too many authentication failures, try again later\r\n',
   )
 })
+
+test('failures count for the account however its address is spelt', async (t) => {
+  const { ports } = await startPop3Server(
+    t,
+    '[auth]\nmax_account_failures = 3\nmax_ip_failures = 100\n',
+  )
+  const client = await Pop3TestClient.connect(t, ports.pop3)
+  await client.read()
+  for (const spelling of ['alice@example.test.', 'ALICE@Example.Test', 'alice@\uff45xample.test']) {
+    await client.command(`USER ${spelling}`)
+    assert.equal(
+      (await client.command('PASS wrong')).raw,
+      '-ERR [AUTH] Invalid login or password\r\n',
+    )
+  }
+  // Three failures under three spellings lock the one account: the right password is refused.
+  await client.command(`USER ${ALICE.address}`)
+  assert.equal(
+    (await client.command(`PASS ${ALICE.password}`)).raw,
+    '-ERR [AUTH] Invalid login or password\r\n',
+  )
+})

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { throttleKey } from '../../directory/index.ts'
 import { ok } from '../proto/index.ts'
 import { Maildrop } from './maildrop.ts'
 import type { Pop3Session } from './session.ts'
@@ -27,7 +28,8 @@ export async function refuseLogin(
   reason: string,
 ): Promise<void> {
   const ip = session.connection.remoteAddress
-  const delayMs = session.deps.throttle.recordFailure(ip, attemptedLogin)
+  const key = attemptedLogin === null ? null : throttleKey(attemptedLogin)
+  const delayMs = session.deps.throttle.recordFailure(ip, key)
   session.log.info({ login: attemptedLogin, reason, delayMs, ip }, 'POP3 authentication failed')
   session.userName = null
   if (delayMs > 0) await sleep(delayMs)
@@ -53,7 +55,12 @@ export async function enterMaildrop(
   throttle.recordSuccess(login)
   session.userName = null
   const inbox = await store.getMailbox(account.id, 'INBOX')
-  if (inbox === null) throw new Error(`Account ${account.address} has no INBOX`)
+  if (inbox === null) {
+    // Every account is made with one and INBOX cannot be deleted: damage for the operator.
+    session.log.error({ login }, 'POP3 login: the account has no INBOX')
+    await session.fail('The maildrop does not exist', 'SYS/PERM')
+    return
+  }
   const maildrop = await Maildrop.open(store, inbox, {
     leaseMs: session.deps.lockLeaseMs ?? DEFAULT_LOCK_LEASE_MS,
     minIntervalMs: config.loginDelayMs,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { BlobId, Mailbox, MailboxLockResult, Store } from '../../store/index.ts'
+import type { BlobId, Mailbox, Store } from '../../store/index.ts'
 import type { Logger } from '../../util/index.ts'
 import { uniqueId } from '../proto/index.ts'
 
@@ -37,24 +37,19 @@ export interface MaildropOptions {
  */
 export class Maildrop {
   readonly mailbox: Mailbox
-  readonly messages: readonly MaildropMessage[]
+  readonly #messages: MaildropMessage[] = []
   readonly #store: Store
   readonly #holder: string
   readonly #log: Logger
   #renewal: NodeJS.Timeout | null = null
+  #renewing: Promise<void> | null = null
   #isLockLost = false
+  #isClosed = false
 
-  private constructor(
-    store: Store,
-    mailbox: Mailbox,
-    holder: string,
-    messages: MaildropMessage[],
-    log: Logger,
-  ) {
+  private constructor(store: Store, mailbox: Mailbox, holder: string, log: Logger) {
     this.#store = store
     this.mailbox = mailbox
     this.#holder = holder
-    this.messages = messages
     this.#log = log
   }
 
@@ -63,19 +58,23 @@ export class Maildrop {
     store: Store,
     mailbox: Mailbox,
     options: MaildropOptions,
-  ): Promise<Maildrop | Exclude<MailboxLockResult, 'locked'>> {
+  ): Promise<Maildrop | 'in-use' | 'too-soon'> {
     const holder = randomUUID()
     const locked = await store.lockMailbox(mailbox.id, {
       holder,
       leaseMs: options.leaseMs,
       ...(options.minIntervalMs === null ? {} : { minIntervalMs: options.minIntervalMs }),
     })
-    if (locked !== 'locked') return locked
+    if (locked === 'in-use' || locked === 'too-soon') return locked
+    if (locked === 'lost') throw new Error('lockMailbox answered "lost" to a new holder')
+    const maildrop = new Maildrop(store, mailbox, holder, options.log)
+    // Renewed from now on: numbering messages stored before their sizes were kept reads them
+    // all, which may take longer than the lease.
+    maildrop.#startRenewal(options.leaseMs)
     try {
       const records = await store.getMessages(mailbox.id, [[1, Number.MAX_SAFE_INTEGER]])
-      const messages: MaildropMessage[] = []
       for (const record of records) {
-        messages.push({
+        maildrop.#messages.push({
           uid: record.uid,
           size: record.crlfSize ?? (await measure(store, record.blobId, record.size)),
           blobId: record.blobId,
@@ -85,13 +84,15 @@ export class Maildrop {
           isRetrieved: false,
         })
       }
-      const maildrop = new Maildrop(store, mailbox, holder, messages, options.log)
-      maildrop.#startRenewal(options.leaseMs)
       return maildrop
     } catch (error) {
-      await store.unlockMailbox(mailbox.id, holder).catch(() => {})
+      await maildrop.close().catch(() => {})
       throw error
     }
+  }
+
+  get messages(): readonly MaildropMessage[] {
+    return this.#messages
   }
 
   /** The message numbered `n`, or null when there is none or it is marked deleted. */
@@ -133,21 +134,25 @@ export class Maildrop {
     return removed === null ? null : removed.length
   }
 
-  /** Stops renewing and lets the next session in. */
+  /** Stops renewing (waiting for a renewal under way) and lets the next session in. */
   async close(): Promise<void> {
+    this.#isClosed = true
     if (this.#renewal !== null) clearInterval(this.#renewal)
     this.#renewal = null
+    await this.#renewing
     await this.#store.unlockMailbox(this.mailbox.id, this.#holder)
   }
 
   #startRenewal(leaseMs: number): void {
     this.#renewal = setInterval(
       () => {
-        this.#store
-          .lockMailbox(this.mailbox.id, { holder: this.#holder, leaseMs })
+        if (this.#renewing !== null) return
+        this.#renewing = this.#store
+          .lockMailbox(this.mailbox.id, { holder: this.#holder, leaseMs, renew: true })
           .then((result) => {
-            if (result === 'locked') return
-            // Another session took the lapsed lock: QUIT will remove nothing (commit checks).
+            if (result === 'locked' || this.#isClosed) return
+            // The lease lapsed (a stalled process, a store out of reach): another session may have
+            // had the maildrop since, so QUIT must remove nothing (commit checks the lock too).
             this.#isLockLost = true
             if (this.#renewal !== null) clearInterval(this.#renewal)
             this.#renewal = null
@@ -156,6 +161,9 @@ export class Maildrop {
           .catch((error: unknown) => {
             // A store hiccup: the next renewal tries again, and QUIT checks the lock anyway.
             this.#log.warn({ err: error }, 'POP3 maildrop lock renewal failed')
+          })
+          .finally(() => {
+            this.#renewing = null
           })
       },
       Math.max(1, Math.floor(leaseMs / 3)),

@@ -116,8 +116,12 @@ export class Pop3Session {
 
   async run(): Promise<void> {
     const { connection, deps } = this
+    // The goodbye only between commands: in the middle of a RETR to a client that stopped
+    // reading it would land inside the message; the connection is just closed then.
     connection.setIdleTimeout(deps.config.timeoutMs, () =>
-      connection.write(err('Timeout waiting for a command, closing connection')),
+      this.#isWaitingForCommand
+        ? connection.write(err('Timeout waiting for a command, closing connection'))
+        : undefined,
     )
     const onShutdown = () => {
       if (this.#isWaitingForCommand) {

@@ -39,6 +39,23 @@ export function pop3Contract(backend: OpenStore): void {
     assert.equal(await store.lockMailbox(inbox, lease('a')), 'in-use')
   })
 
+  test('a renewal only extends a live lock of its holder; otherwise it is lost and takes nothing', async (t) => {
+    const { store, inbox } = await storeWithAccount(backend, t)
+    const renew = (holder: string, leaseMs = 60_000) => ({ holder, leaseMs, renew: true })
+    assert.equal(await store.lockMailbox(inbox, renew('a')), 'lost', 'never taken')
+    assert.equal(await store.lockMailbox(inbox, lease('a', { leaseMs: 50 })), 'locked')
+    assert.equal(await store.lockMailbox(inbox, renew('a', 50)), 'locked', 'live: extended')
+    assert.equal(await store.lockMailbox(inbox, renew('b')), 'lost', "another's lock")
+    await setTimeout(100)
+    // Lapsed: whether or not anyone had it meanwhile, the renewal must not take it back.
+    assert.equal(await store.lockMailbox(inbox, renew('a')), 'lost', 'lapsed')
+    assert.equal(await store.lockMailbox(inbox, lease('b')), 'locked')
+    await store.unlockMailbox(inbox, 'b')
+    assert.equal(await store.lockMailbox(inbox, renew('a')), 'lost', 'released by another')
+    assert.equal(await store.lockMailbox(inbox, renew('b')), 'lost', 'released by itself')
+    assert.equal(await store.lockMailbox(inbox, lease('c')), 'locked', 'free for a new holder')
+  })
+
   test('LOGIN-DELAY: too soon after the lock was last taken, by anyone; extending is not taking', async (t) => {
     const { store, inbox } = await storeWithAccount(backend, t)
     // Wide margins: a loaded machine may slow every step down, never speed one up.

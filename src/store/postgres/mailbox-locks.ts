@@ -30,7 +30,7 @@ export async function lockMailbox(
 ): Promise<MailboxLockResult> {
   return transaction(pool, async (client) => {
     await mailboxRow(client, mailboxId, true)
-    const now = Date.now()
+    const now = await databaseNow(client)
     const { result, next } = planMailboxLock(await readLock(client, mailboxId), request, now)
     if (next) {
       await client.query(
@@ -46,10 +46,30 @@ export async function lockMailbox(
 }
 
 export async function unlockMailbox(pool: pg.Pool, mailboxId: number, holder: string) {
-  await pool.query('UPDATE mailbox_locks SET holder = NULL WHERE mailbox_id = $1 AND holder = $2', [
-    mailboxId,
-    holder,
-  ])
+  // Under the mailbox's row lock like every other change of the lock, so it is ordered with them.
+  await transaction(pool, async (client) => {
+    if (
+      (await one(client, 'SELECT id FROM mailboxes WHERE id = $1 FOR UPDATE', [mailboxId])) ===
+      undefined
+    )
+      return
+    await client.query(
+      'UPDATE mailbox_locks SET holder = NULL WHERE mailbox_id = $1 AND holder = $2',
+      [mailboxId, holder],
+    )
+  })
+}
+
+/**
+ * The database's time in milliseconds: every node judges a lease by the same clock, so one whose
+ * clock runs ahead cannot take a lock that is still live.
+ */
+export async function databaseNow(client: Client): Promise<number> {
+  const row = await one<{ now: string }>(
+    client,
+    'SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now',
+  )
+  return Number(row?.now)
 }
 
 /** Whether `holder` has the mailbox's lock now; the caller holds the mailbox's row lock. */

@@ -23,7 +23,7 @@ import {
   type UidRanges,
 } from '../index.ts'
 import { all, type Client, hasColumn, one, type Row, transaction } from './database.ts'
-import { holdsLock } from './mailbox-locks.ts'
+import { databaseNow, holdsLock } from './mailbox-locks.ts'
 import { mailboxRow } from './mailbox-rows.ts'
 import { insertQueueEntry, readQueueEntry } from './queue-rows.ts'
 
@@ -362,7 +362,10 @@ export async function expunge(
     // until this commits.
     await lockMailboxes(client, [mailboxId])
     const { lockHolder } = options
-    if (lockHolder !== undefined && !(await holdsLock(client, mailboxId, lockHolder, Date.now()))) {
+    if (
+      lockHolder !== undefined &&
+      !(await holdsLock(client, mailboxId, lockHolder, await databaseNow(client)))
+    ) {
       return null
     }
     const uids = (

@@ -23,8 +23,8 @@ export const apop: Pop3CommandEntry = {
     }
     if (!(await mayTryLogin(session))) return
     const account = await findAccount(session.deps.directory, name)
-    const credentials =
-      account === null ? null : await session.deps.store.getCredentials(account.address)
+    // Looked up for an unknown name too, so that it costs what a known one does.
+    const credentials = await session.deps.store.getCredentials(account?.address ?? name)
     // An unknown name or one with no secret costs the same hash as a known one.
     const secret = credentials?.apopSecret ?? ''
     const expected = createHash('md5').update(`${challenge}${secret}`, 'utf8').digest()

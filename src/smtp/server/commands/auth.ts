@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createSaslExchange, runSaslExchange, type SaslStep } from '../../../auth/index.ts'
+import { throttleKey } from '../../../directory/index.ts'
 import { MAX_AUTH_LINE_OCTETS } from '../../proto/index.ts'
 import type { CommandHandler } from '../command.ts'
 import type { SmtpSession } from '../session.ts'
@@ -91,7 +92,8 @@ export const auth: CommandHandler<'AUTH'> = async (session, command) => {
 
 async function fail(session: SmtpSession, step: Extract<SaslStep, { kind: 'failure' }>) {
   const ip = session.connection.remoteAddress
-  const delayMs = session.deps.throttle.recordFailure(ip, step.attemptedLogin)
+  const key = step.attemptedLogin === null ? null : throttleKey(step.attemptedLogin)
+  const delayMs = session.deps.throttle.recordFailure(ip, key)
   session.log.info(
     { login: step.attemptedLogin, reason: step.reason, delayMs, ip },
     'authentication failed',
