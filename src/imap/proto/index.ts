@@ -1,2 +1,5 @@
 export { formatBodyStructure, formatEnvelope, formatEnvelopeAddressList } from './body-structure.ts'
+export { CommandReader, ParseError } from './command-reader.ts'
+export * from './limits.ts'
+export { type LiteralAnnouncement, literalAtLineEnd } from './literal.ts'
 export { formatHumanString, formatNString, formatString, formatStringList } from './string.ts'
