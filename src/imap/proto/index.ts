@@ -2,4 +2,16 @@ export { formatBodyStructure, formatEnvelope, formatEnvelopeAddressList } from '
 export { CommandReader, ParseError } from './command-reader.ts'
 export * from './limits.ts'
 export { type LiteralAnnouncement, literalAtLineEnd } from './literal.ts'
+export { decodeMailboxName, encodeMailboxName } from './mutf7.ts'
+export {
+  formatSequenceSet,
+  MAX_NZ_NUMBER,
+  parseSequenceSet,
+  resolveSequenceSet,
+  type SavedSearchResult,
+  type SequenceNumber,
+  type SequenceRange,
+  type SequenceRanges,
+  type SequenceSet,
+} from './sequence-set.ts'
 export { formatHumanString, formatNString, formatString, formatStringList } from './string.ts'

@@ -21,3 +21,10 @@ export const MAX_LITERAL_MINUS_OCTETS = 4096
 
 /** Nesting of parenthesized lists (SEARCH keys, FETCH items): deep enough for any client. */
 export const MAX_LIST_DEPTH = 32
+
+/**
+ * Numbers and ranges in one sequence set: as many as a command line can hold (each takes at least
+ * two octets with its comma), so no set a line can carry is refused, while one that a line could
+ * not carry (a set built by a bug) never becomes a huge array.
+ */
+export const MAX_SEQUENCE_SET_RANGES = MAX_COMMAND_LINE_OCTETS / 2
