@@ -22,4 +22,5 @@ export {
   type ProtocolHandler,
   startListener,
 } from './listener.ts'
+export { mayAuthenticateOn, OutputBuffer, type PlaintextPolicy } from './output-buffer.ts'
 export { acceptTls } from './tls-accept.ts'

@@ -3,7 +3,13 @@ import type { SecureContext } from 'node:tls'
 import type { AuthThrottle } from '../../auth/index.ts'
 import type { Pop3Config } from '../../config/index.ts'
 import type { Directory } from '../../directory/index.ts'
-import { type Connection, isLoopback, isSocketError, LineTooLongError } from '../../net/index.ts'
+import {
+  type Connection,
+  isSocketError,
+  LineTooLongError,
+  mayAuthenticateOn,
+  OutputBuffer,
+} from '../../net/index.ts'
 import type { Store } from '../../store/index.ts'
 import {
   err,
@@ -31,9 +37,6 @@ export interface Pop3ServerDeps {
 /** RFC 1939 §3: AUTHORIZATION until a login succeeds, then TRANSACTION; UPDATE is QUIT's. */
 export type Pop3State = 'authorization' | 'transaction'
 
-/** Output is written once this much is waiting, even in the middle of a pipelined burst. */
-const WRITE_THRESHOLD_OCTETS = 64 * 1024
-
 /**
  * One POP3 session: reads command lines, dispatches each to its file in commands/, and keeps
  * the state they share. Responses are collected and written when the client has no complete
@@ -52,13 +55,13 @@ export class Pop3Session {
   isClosing = false
   #errors = 0
   #commands = 0
-  #out: Buffer[] = []
-  #outOctets = 0
   #isWaitingForCommand = false
+  readonly #output: OutputBuffer
 
   constructor(connection: Connection, deps: Pop3ServerDeps) {
     this.connection = connection
     this.deps = deps
+    this.#output = new OutputBuffer(connection)
     this.apopChallenge = deps.config.apop
       ? `<${process.pid}.${Date.now()}.${randomBytes(6).toString('hex')}@${deps.hostname}>`
       : null
@@ -77,17 +80,12 @@ export class Pop3Session {
    * allows it (RFC 2595 §4, RFC 8314 §3; by default from loopback only).
    */
   get mayAuthenticate(): boolean {
-    const allowed = this.deps.config.allowPlaintext
-    if (this.isTls || allowed === 'always') return true
-    return allowed === 'loopback' && isLoopback(this.connection.remoteAddress)
+    return mayAuthenticateOn(this.connection, this.deps.config.allowPlaintext)
   }
 
   /** Queues output; writes it at once when much is waiting. */
   async send(data: string | Buffer): Promise<void> {
-    const buffer = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
-    this.#out.push(buffer)
-    this.#outOctets += buffer.length
-    if (this.#outOctets >= WRITE_THRESHOLD_OCTETS) await this.flush()
+    await this.#output.send(data)
   }
 
   /** Queues "-ERR"; error responses count toward the session's error limit. */
@@ -102,11 +100,7 @@ export class Pop3Session {
   }
 
   async flush(): Promise<void> {
-    if (this.#outOctets === 0) return
-    const out = this.#out.length === 1 ? (this.#out[0] as Buffer) : Buffer.concat(this.#out)
-    this.#out = []
-    this.#outOctets = 0
-    await this.connection.write(out)
+    await this.#output.flush()
   }
 
   /** Drops what STLS resets (RFC 2595 §4: the client must forget what it learned before). */

@@ -1,0 +1,33 @@
+import { SASL_MECHANISMS } from '../../auth/index.ts'
+import type { ImapSession } from './session.ts'
+
+/**
+ * The CAPABILITY list (RFC 9051 §7.2.2) for what this session can do now: only what is
+ * implemented. The login-related ones are not-authenticated-state capabilities and go once the
+ * client has logged in; after STARTTLS the list changes, so the client must ask again.
+ */
+export function capabilities(session: ImapSession): string[] {
+  const caps = [
+    'IMAP4rev2', // RFC 9051
+    'IMAP4rev1', // RFC 3501, still what most clients speak (RFC 9051 Appendix E)
+  ]
+  if (session.state === 'not-authenticated') {
+    if (!session.isTls) caps.push('STARTTLS') // RFC 9051 §6.2.1
+    if (session.mayAuthenticate) {
+      caps.push(...SASL_MECHANISMS.map((mechanism) => `AUTH=${mechanism}`)) // RFC 9051 §6.2.2
+      caps.push('SASL-IR') // RFC 4959: AUTHENTICATE with an initial response
+    } else {
+      caps.push('LOGINDISABLED') // RFC 9051 §6.2.3: LOGIN (and every mechanism) refused here
+    }
+  }
+  caps.push(
+    'LITERAL+', // RFC 7888 §3: non-synchronizing literals, read by the session loop
+    'ID', // RFC 2971
+  )
+  return caps
+}
+
+/** "CAPABILITY …" as it follows "* " or goes in a response code. */
+export function capabilityText(session: ImapSession): string {
+  return `CAPABILITY ${capabilities(session).join(' ')}`
+}

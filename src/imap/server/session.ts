@@ -1,0 +1,244 @@
+import type { SecureContext } from 'node:tls'
+import type { AuthThrottle } from '../../auth/index.ts'
+import type { Directory } from '../../directory/index.ts'
+import {
+  type Connection,
+  ConnectionClosedError,
+  isSocketError,
+  mayAuthenticateOn,
+  OutputBuffer,
+} from '../../net/index.ts'
+import type { Account, Store } from '../../store/index.ts'
+import { CommandReader, MAX_SMALL_LITERAL_OCTETS, ParseError } from '../proto/index.ts'
+import { capabilityText } from './capabilities.ts'
+import { type CommandInput, readCommand } from './command-input.ts'
+import { COMMANDS } from './commands/index.ts'
+
+/** The settings of one IMAP session (the config file's [imap] section, once it has one). */
+export interface ImapSessionConfig {
+  /** Idle timeout before login; after login at least 30 minutes (RFC 9051 §5.4). */
+  timeoutMs: number
+  /** Tagged NO and BAD answers before the session is closed. */
+  maxErrors: number
+  /** Commands in one session before it is closed. */
+  maxCommands: number
+  /** Where passwords may cross without TLS (RFC 8314 §3, RFC 9051 §6.2.3). */
+  allowPlaintext: 'never' | 'loopback' | 'always'
+}
+
+/** What every session of one server shares. */
+export interface ImapServerDeps {
+  hostname: string
+  config: ImapSessionConfig
+  store: Store
+  directory: Directory
+  throttle: AuthThrottle
+  secureContext: SecureContext
+}
+
+/** RFC 9051 §3: the four states of a connection. */
+export type ImapState = 'not-authenticated' | 'authenticated' | 'selected' | 'logout'
+
+export type ImapStatus = 'OK' | 'NO' | 'BAD'
+
+/** RFC 9051 §5.4: an autologout timer after authentication is at least 30 minutes. */
+export const MIN_AUTHENTICATED_TIMEOUT_MS = 30 * 60 * 1000
+
+/** Commands served back to back before the session lets other connections have a turn. */
+const COMMANDS_PER_TURN = 32
+
+/**
+ * One IMAP session: reads commands (lines and literals, command-input.ts), dispatches each to its
+ * file in commands/, and keeps the state they share. Responses are collected and written when the
+ * client has no complete command left unread, or when a lot is waiting.
+ */
+export class ImapSession {
+  readonly connection: Connection
+  readonly deps: ImapServerDeps
+  state: ImapState = 'not-authenticated'
+  /** The logged-in account, from the authenticated state on. */
+  account: Account | null = null
+  /** Set by LOGOUT or a fatal error: the loop ends after the pending output is written. */
+  isClosing = false
+  #errors = 0
+  #commands = 0
+  #isWaitingForCommand = false
+  readonly #output: OutputBuffer
+
+  constructor(connection: Connection, deps: ImapServerDeps) {
+    this.connection = connection
+    this.deps = deps
+    this.#output = new OutputBuffer(connection)
+  }
+
+  get log() {
+    return this.connection.log
+  }
+
+  get isTls(): boolean {
+    return this.connection.isTls
+  }
+
+  /**
+   * Whether passwords may cross this connection: over TLS, or in plaintext where the operator
+   * allows it (RFC 8314 §3; by default from loopback only).
+   */
+  get mayAuthenticate(): boolean {
+    return mayAuthenticateOn(this.connection, this.deps.config.allowPlaintext)
+  }
+
+  /** Queues output; writes it at once when much is waiting. */
+  async send(data: string | Buffer): Promise<void> {
+    await this.#output.send(data)
+  }
+
+  /** Queues "* text". */
+  async untagged(text: string): Promise<void> {
+    await this.send(`* ${text}\r\n`)
+  }
+
+  /** Queues the tagged completion; NO and BAD count toward the session's error limit. */
+  async tagged(tag: string, status: ImapStatus, text: string): Promise<void> {
+    await this.send(`${tag} ${status} ${text}\r\n`)
+    if (status !== 'OK') await this.#countError()
+  }
+
+  async flush(): Promise<void> {
+    await this.#output.flush()
+  }
+
+  /** LOGIN or AUTHENTICATE succeeded (RFC 9051 §3.2). */
+  enterAuthenticated(account: Account): void {
+    this.account = account
+    this.state = 'authenticated'
+    this.#setIdleTimeout(Math.max(this.deps.config.timeoutMs, MIN_AUTHENTICATED_TIMEOUT_MS))
+  }
+
+  async run(): Promise<void> {
+    const { connection, deps } = this
+    this.#setIdleTimeout(deps.config.timeoutMs)
+    const onShutdown = () => {
+      if (this.#isWaitingForCommand) void connection.end('* BYE Server shutting down\r\n')
+    }
+    connection.shutdownSignal.addEventListener('abort', onShutdown)
+    try {
+      await this.untagged(`OK [${capabilityText(this)}] ${deps.hostname} Postern IMAP ready`)
+      while (!this.isClosing) {
+        if (connection.shutdownSignal.aborted) {
+          await this.untagged('BYE Server shutting down')
+          break
+        }
+        if (!connection.reader.hasLine()) await this.flush()
+        const input = await this.#readCommand()
+        if (input.kind === 'closed') return
+        if (input.kind === 'fatal') {
+          await this.send(input.response)
+          break
+        }
+        this.#commands += 1
+        if (this.#commands > deps.config.maxCommands) {
+          this.log.warn({ commands: this.#commands }, 'too many commands, closing the IMAP session')
+          await this.untagged('BYE Too many commands, closing connection')
+          break
+        }
+        if (input.kind === 'refused') {
+          await this.send(input.response)
+          await this.#countError()
+          continue
+        }
+        if (connection.shutdownSignal.aborted) continue
+        await this.#dispatch(input.lines, input.literals)
+        // A long pipelined burst is served in slices, so one client cannot hold the process.
+        if (this.#commands % COMMANDS_PER_TURN === 0) await new Promise(setImmediate)
+      }
+      await this.flush()
+    } catch (error) {
+      if (!isSocketError(error) && !(error instanceof ConnectionClosedError)) throw error
+      this.log.info({ err: (error as NodeJS.ErrnoException).code }, 'connection lost')
+    } finally {
+      connection.shutdownSignal.removeEventListener('abort', onShutdown)
+    }
+  }
+
+  /** The goodbye only between commands: inside a response it would corrupt it. */
+  #setIdleTimeout(ms: number): void {
+    this.connection.setIdleTimeout(ms, () =>
+      this.#isWaitingForCommand
+        ? this.connection.write('* BYE Autologout; idle for too long\r\n')
+        : undefined,
+    )
+  }
+
+  async #readCommand(): Promise<CommandInput> {
+    this.#isWaitingForCommand = true
+    try {
+      return await readCommand(this.connection, {
+        // Until APPEND exists every literal is a short string (a password, a name).
+        admit: (announcement) =>
+          announcement.size > MAX_SMALL_LITERAL_OCTETS
+            ? `NO [TOOBIG] Literal larger than ${MAX_SMALL_LITERAL_OCTETS} octets`
+            : null,
+        continueLiteral: async () => {
+          await this.send('+ Ready for literal data\r\n')
+          await this.flush()
+        },
+      })
+    } finally {
+      this.#isWaitingForCommand = false
+    }
+  }
+
+  async #dispatch(lines: Buffer[], literals: Buffer[]): Promise<void> {
+    const reader = new CommandReader(lines, literals)
+    let tag: string
+    try {
+      tag = reader.tag()
+    } catch (error) {
+      if (!(error instanceof ParseError)) throw error
+      // RFC 9051 §7.1.5: BAD untagged when the command's tag cannot be told.
+      await this.untagged('BAD Missing or invalid tag')
+      await this.#countError()
+      return
+    }
+    let name: string
+    try {
+      reader.space()
+      name = reader.keyword()
+    } catch (error) {
+      if (!(error instanceof ParseError)) throw error
+      await this.tagged(tag, 'BAD', error.message)
+      return
+    }
+    const entry = COMMANDS.get(name)
+    if (entry === undefined) {
+      await this.tagged(tag, 'BAD', 'Unknown command')
+      return
+    }
+    if (!entry.states.includes(this.state)) {
+      await this.tagged(tag, 'BAD', `${name} is not valid in this state`)
+      return
+    }
+    try {
+      await entry.handle(this, { tag, name, reader })
+    } catch (error) {
+      if (error instanceof ParseError) {
+        await this.tagged(tag, 'BAD', error.message)
+        return
+      }
+      if (isSocketError(error) || error instanceof ConnectionClosedError) throw error
+      // The store failing (a database away) is the client's temporary problem, not the end of
+      // the session; anything else is a bug, logged with the connection id either way.
+      this.log.error({ err: error, command: name }, 'IMAP command failed')
+      await this.tagged(tag, 'NO', '[UNAVAILABLE] Temporary server error')
+    }
+  }
+
+  async #countError(): Promise<void> {
+    this.#errors += 1
+    if (this.#errors >= this.deps.config.maxErrors && !this.isClosing) {
+      this.log.warn({ errors: this.#errors }, 'too many errors, closing the IMAP session')
+      await this.untagged('BYE Too many errors, closing connection')
+      this.isClosing = true
+    }
+  }
+}

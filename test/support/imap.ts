@@ -1,0 +1,128 @@
+import type { TestContext } from 'node:test'
+import { AuthThrottle } from '../../src/auth/index.ts'
+import { createDirectory, type Directory } from '../../src/directory/index.ts'
+import { createImapServer, type ImapSessionConfig } from '../../src/imap/server/index.ts'
+import { ConnectionLimiter, startListener } from '../../src/net/index.ts'
+import { openStore } from '../../src/server/index.ts'
+import type { Store } from '../../src/store/index.ts'
+import { silentLogger } from '../../src/util/index.ts'
+import { makeTempDir } from './temp-dir.ts'
+import { connectSocket, TextClient } from './text-client.ts'
+import { testSecureContext } from './tls.ts'
+
+export const ALICE = { address: 'alice@example.test', password: 'alice-secret-1' }
+
+export const TEST_IMAP_CONFIG: ImapSessionConfig = {
+  timeoutMs: 30 * 60 * 1000,
+  maxErrors: 20,
+  maxCommands: 100_000,
+  allowPlaintext: 'loopback',
+}
+
+export interface ImapTestServer {
+  port: number
+  store: Store
+  directory: Directory
+  throttle: AuthThrottle
+}
+
+/**
+ * The IMAP handler on its own loopback listener over a fresh SQLite store, with the domain
+ * example.test and the account alice. (The server is not in src/server's listener table yet.)
+ */
+export async function startImapServer(
+  t: TestContext,
+  options: { config?: Partial<ImapSessionConfig>; throttle?: AuthThrottle } = {},
+): Promise<ImapTestServer> {
+  const dataDir = makeTempDir(t, 'postern-imap-')
+  const store = await openStore(
+    { store: { backend: 'sqlite' }, dataDir } as Parameters<typeof openStore>[0],
+    silentLogger,
+  )
+  t.after(() => store.close())
+  const directory = createDirectory(store)
+  await directory.addDomain('example.test')
+  await directory.addUser(ALICE.address, ALICE.password)
+  const secureContext = await testSecureContext()
+  const throttle = options.throttle ?? new AuthThrottle()
+  const handler = createImapServer({
+    hostname: 'imap.example.test',
+    config: { ...TEST_IMAP_CONFIG, ...options.config },
+    store,
+    directory,
+    throttle,
+    secureContext,
+  })
+  const listener = await startListener({
+    name: 'imap',
+    host: '127.0.0.1',
+    port: 0,
+    tls: 'none',
+    secureContext,
+    handler,
+    limiter: new ConnectionLimiter({ maxConnections: 10, maxConnectionsPerIp: 10 }),
+    log: silentLogger,
+  })
+  t.after(() => listener.close(0))
+  return { port: listener.port, store, directory, throttle }
+}
+
+/** The answer to one command: the untagged lines before it and the tagged line (no CRLFs). */
+export interface ImapResponse {
+  untagged: string[]
+  tagged: string
+}
+
+/**
+ * A deliberately plain IMAP client for transcript tests: it sends exactly what it is told and
+ * reads lines, so tests can pipeline, split or malform commands at will. Literals in responses
+ * are not understood (nothing in the server sends one yet).
+ */
+export class ImapTestClient extends TextClient {
+  static async connect(t: TestContext, port: number, options: { tls?: boolean } = {}) {
+    return new ImapTestClient(await connectSocket(t, port, options), 'utf8')
+  }
+
+  /** Sends `${tag} ${text}` and reads up to the tagged response for `tag`. */
+  async command(tag: string, text: string): Promise<ImapResponse> {
+    this.write(`${tag} ${text}\r\n`)
+    return this.response(tag)
+  }
+
+  /** Reads lines until the one tagged `tag`; the ones before it are the untagged part. */
+  async response(tag: string, timeoutMs = 10_000): Promise<ImapResponse> {
+    const untagged: string[] = []
+    for (;;) {
+      const line = await this.readLine(timeoutMs)
+      if (line.startsWith(`${tag} `)) return { untagged, tagged: line }
+      untagged.push(line)
+    }
+  }
+
+  /** The next line without its CRLF: a greeting, a continuation request, one response. */
+  readLine(timeoutMs = 10_000): Promise<string> {
+    return this.readWith(() => {
+      const end = this.buffer.indexOf('\r\n')
+      if (end < 0) return null
+      const line = this.buffer.slice(0, end)
+      this.buffer = this.buffer.slice(end + 2)
+      return line
+    }, timeoutMs)
+  }
+
+  /** A LOGIN as alice (after the greeting); returns the tagged line. */
+  async login(user: { address: string; password: string } = ALICE): Promise<string> {
+    return (await this.command('L1', `LOGIN "${user.address}" "${user.password}"`)).tagged
+  }
+
+  async startTls(tag = 'S1'): Promise<void> {
+    const response = await this.command(tag, 'STARTTLS')
+    if (!response.tagged.startsWith(`${tag} OK`)) throw new Error(`STARTTLS: ${response.tagged}`)
+    await this.handshake()
+  }
+
+  /** The TLS handshake, after a STARTTLS whose OK the test read itself. */
+  handshake(): Promise<void> {
+    return this.upgradeToTls()
+  }
+}
