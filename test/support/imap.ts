@@ -1,14 +1,10 @@
 import type { TestContext } from 'node:test'
 import { AuthThrottle } from '../../src/auth/index.ts'
-import { createDirectory, type Directory } from '../../src/directory/index.ts'
+import type { Directory } from '../../src/directory/index.ts'
 import { createImapServer, type ImapSessionConfig } from '../../src/imap/server/index.ts'
-import { ConnectionLimiter, startListener } from '../../src/net/index.ts'
-import { openStore } from '../../src/server/index.ts'
 import type { Store } from '../../src/store/index.ts'
-import { silentLogger } from '../../src/util/index.ts'
-import { makeTempDir } from './temp-dir.ts'
+import { startHandlerServer } from './handler-server.ts'
 import { connectSocket, TextClient } from './text-client.ts'
-import { testSecureContext } from './tls.ts'
 
 export const ALICE = { address: 'alice@example.test', password: 'alice-secret-1' }
 
@@ -34,37 +30,19 @@ export async function startImapServer(
   t: TestContext,
   options: { config?: Partial<ImapSessionConfig>; throttle?: AuthThrottle } = {},
 ): Promise<ImapTestServer> {
-  const dataDir = makeTempDir(t, 'postern-imap-')
-  const store = await openStore(
-    { store: { backend: 'sqlite' }, dataDir } as Parameters<typeof openStore>[0],
-    silentLogger,
-  )
-  t.after(() => store.close())
-  const directory = createDirectory(store)
-  await directory.addDomain('example.test')
-  await directory.addUser(ALICE.address, ALICE.password)
-  const secureContext = await testSecureContext()
   const throttle = options.throttle ?? new AuthThrottle()
-  const handler = createImapServer({
-    hostname: 'imap.example.test',
-    config: { ...TEST_IMAP_CONFIG, ...options.config },
-    store,
-    directory,
-    throttle,
-    secureContext,
-  })
-  const listener = await startListener({
+  const { port, store, directory } = await startHandlerServer(t, {
     name: 'imap',
-    host: '127.0.0.1',
-    port: 0,
-    tls: 'none',
-    secureContext,
-    handler,
-    limiter: new ConnectionLimiter({ maxConnections: 10, maxConnectionsPerIp: 10 }),
-    log: silentLogger,
+    users: [ALICE],
+    handler: (deps) =>
+      createImapServer({
+        hostname: 'imap.example.test',
+        config: { ...TEST_IMAP_CONFIG, ...options.config },
+        throttle,
+        ...deps,
+      }),
   })
-  t.after(() => listener.close(0))
-  return { port: listener.port, store, directory, throttle }
+  return { port, store, directory, throttle }
 }
 
 /** The answer to one command: the untagged lines before it and the tagged line (no CRLFs). */

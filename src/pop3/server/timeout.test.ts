@@ -1,14 +1,9 @@
 import assert from 'node:assert/strict'
 import { type TestContext, test } from 'node:test'
+import { startHandlerServer } from '../../../test/support/handler-server.ts'
 import { ALICE, Pop3TestClient } from '../../../test/support/pop3.ts'
-import { makeTempDir } from '../../../test/support/temp-dir.ts'
-import { testSecureContext } from '../../../test/support/tls.ts'
 import { AuthThrottle } from '../../auth/index.ts'
 import { DEFAULT_POP3 } from '../../config/index.ts'
-import { createDirectory } from '../../directory/index.ts'
-import { ConnectionLimiter, startListener } from '../../net/index.ts'
-import { openStore } from '../../server/index.ts'
-import { silentLogger } from '../../util/index.ts'
 import { createPop3Server } from './index.ts'
 
 // The idle timer, with a timeout shorter than the config allows (RFC 1939 §3 asks for at least
@@ -16,36 +11,17 @@ import { createPop3Server } from './index.ts'
 
 /** A POP3 handler on its own listener over a fresh SQLite store, with a short idle timeout. */
 async function startShortTimeoutServer(t: TestContext, timeoutMs: number) {
-  const dataDir = makeTempDir(t, 'postern-pop3-idle-')
-  const store = await openStore(
-    { store: { backend: 'sqlite' }, dataDir } as Parameters<typeof openStore>[0],
-    silentLogger,
-  )
-  t.after(() => store.close())
-  const directory = createDirectory(store)
-  await directory.addDomain('example.test')
-  await directory.addUser(ALICE.address, ALICE.password)
-  const secureContext = await testSecureContext()
-  const handler = createPop3Server({
-    hostname: 'pop.example.test',
-    config: { ...DEFAULT_POP3, timeoutMs, loginDelayMs: null, expire: null },
-    store,
-    directory,
-    throttle: new AuthThrottle(),
-    secureContext,
-  })
-  const listener = await startListener({
+  return startHandlerServer(t, {
     name: 'pop3',
-    host: '127.0.0.1',
-    port: 0,
-    tls: 'none',
-    secureContext,
-    handler,
-    limiter: new ConnectionLimiter({ maxConnections: 10, maxConnectionsPerIp: 10 }),
-    log: silentLogger,
+    users: [ALICE],
+    handler: (deps) =>
+      createPop3Server({
+        hostname: 'pop.example.test',
+        config: { ...DEFAULT_POP3, timeoutMs, loginDelayMs: null, expire: null },
+        throttle: new AuthThrottle(),
+        ...deps,
+      }),
   })
-  t.after(() => listener.close(0))
-  return { store, port: listener.port }
 }
 
 test('an idle session is told -ERR and closed after the timeout', async (t) => {
