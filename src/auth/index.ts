@@ -5,6 +5,7 @@ export {
   createSaslExchange,
   decodeBase64,
   MAX_SASL_RESPONSE_OCTETS,
+  malformedResponseText,
   runSaslExchange,
   SASL_MECHANISMS,
   type SaslChannel,

@@ -16,6 +16,7 @@ export {
 } from './mechanism.ts'
 export {
   decodeBase64,
+  malformedResponseText,
   runSaslExchange,
   type SaslChannel,
   type SaslOutcome,

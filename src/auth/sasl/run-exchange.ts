@@ -57,6 +57,13 @@ export async function runSaslExchange(
   }
 }
 
+/** What a protocol tells a client whose SASL data was not base64 (its own status code aside). */
+export function malformedResponseText(outcome: { isInitial: boolean }): string {
+  return outcome.isInitial
+    ? 'The initial response is not valid base64'
+    : 'The response is not valid base64'
+}
+
 /** Strict base64 (RFC 4648 §4): Node's decoder skips junk, which must not pass for a password. */
 export function decodeBase64(text: string): Buffer | null {
   if (text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return null

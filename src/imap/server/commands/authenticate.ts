@@ -1,4 +1,4 @@
-import { createSaslExchange, runSaslExchange } from '../../../auth/index.ts'
+import { createSaslExchange, malformedResponseText, runSaslExchange } from '../../../auth/index.ts'
 import { MAX_COMMAND_LINE_OCTETS } from '../../proto/index.ts'
 import { type ImapCommandEntry, NOT_AUTHENTICATED } from '../command.ts'
 import { completeLogin, mayTryLogin, mayUsePassword, refuseLogin } from '../login.ts'
@@ -52,13 +52,7 @@ export const authenticate: ImapCommandEntry = {
         await session.tagged(tag, 'BAD', 'Authentication cancelled')
         return
       case 'malformed':
-        await session.tagged(
-          tag,
-          'BAD',
-          outcome.isInitial
-            ? 'The initial response is not valid base64'
-            : 'The response is not valid base64',
-        )
+        await session.tagged(tag, 'BAD', malformedResponseText(outcome))
         return
       case 'closed':
         session.isClosing = true

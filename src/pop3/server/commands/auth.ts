@@ -1,4 +1,9 @@
-import { createSaslExchange, runSaslExchange, SASL_MECHANISMS } from '../../../auth/index.ts'
+import {
+  createSaslExchange,
+  malformedResponseText,
+  runSaslExchange,
+  SASL_MECHANISMS,
+} from '../../../auth/index.ts'
 import { MAX_AUTH_LINE_OCTETS, multiline } from '../../proto/index.ts'
 import { AUTHORIZATION, type Pop3CommandEntry } from '../command.ts'
 import { enterMaildrop, mayTryLogin, refuseLogin } from '../login.ts'
@@ -53,11 +58,7 @@ export const auth: Pop3CommandEntry = {
         await session.fail('Authentication cancelled')
         return
       case 'malformed':
-        await session.fail(
-          outcome.isInitial
-            ? 'The initial response is not valid base64'
-            : 'The response is not valid base64',
-        )
+        await session.fail(malformedResponseText(outcome))
         return
       case 'closed':
         session.isClosing = true

@@ -1,5 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { createSaslExchange, runSaslExchange, type SaslStep } from '../../../auth/index.ts'
+import {
+  createSaslExchange,
+  malformedResponseText,
+  runSaslExchange,
+  type SaslStep,
+} from '../../../auth/index.ts'
 import { throttleKey } from '../../../directory/index.ts'
 import { MAX_AUTH_LINE_OCTETS } from '../../proto/index.ts'
 import type { CommandHandler } from '../command.ts'
@@ -60,13 +65,7 @@ export const auth: CommandHandler<'AUTH'> = async (session, command) => {
       session.reply(501, '5.0.0', 'Authentication cancelled')
       return
     case 'malformed':
-      session.reply(
-        501,
-        '5.5.2',
-        outcome.isInitial
-          ? 'The initial response is not valid base64'
-          : 'The response is not valid base64',
-      )
+      session.reply(501, '5.5.2', malformedResponseText(outcome))
       return
   }
   const login = outcome.login
