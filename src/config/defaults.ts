@@ -92,6 +92,17 @@ export const DEFAULT_RELAY = {
  * bound of SMTP; commands enough for a session that fetches and deletes a very large maildrop;
  * passwords only over TLS or from loopback; no APOP, which would need readable passwords.
  */
+/**
+ * IMAP: 30 minutes is RFC 9051 §5.4's least autologout timer once logged in (the session never
+ * uses less after login, whatever is set); before login the same value is used.
+ */
+export const DEFAULT_IMAP = {
+  timeoutMs: 1_800_000,
+  maxErrors: 20,
+  maxCommands: 10_000_000,
+  allowPlaintext: 'loopback',
+} as const
+
 export const DEFAULT_POP3 = {
   timeoutMs: 600_000,
   maxErrors: 20,

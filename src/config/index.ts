@@ -2,6 +2,7 @@ export { formatHostPort, type HostPort, parseHostPort } from './address.ts'
 export { ConfigError } from './config-error.ts'
 export {
   DEFAULT_AUTH,
+  DEFAULT_IMAP,
   DEFAULT_LISTEN,
   DEFAULT_POP3,
   DEFAULT_QUEUE,
@@ -13,6 +14,7 @@ export {
 export { type LoadConfigOptions, loadConfig } from './load.ts'
 export type {
   Config,
+  ImapConfig,
   LogLevel,
   Pop3Config,
   QueueConfig,

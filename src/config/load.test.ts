@@ -68,6 +68,12 @@ test('loadConfig without a path returns the embedded default', (t) => {
       vrfy: false,
     },
     auth: { maxAccountFailures: 10, maxIpFailures: 30, lockoutMs: 900_000 },
+    imap: {
+      timeoutMs: 1_800_000,
+      maxErrors: 20,
+      maxCommands: 10_000_000,
+      allowPlaintext: 'loopback',
+    },
     pop3: {
       timeoutMs: 600_000,
       maxErrors: 20,
@@ -98,6 +104,27 @@ test('loadConfig without a path returns the embedded default', (t) => {
     log: { level: 'info', format: 'auto' },
     limits: { maxConnections: 4000, maxConnectionsPerIp: 50 },
   } satisfies Config)
+})
+
+test('[imap] keys set the IMAP policy, and bad values name their key', (t) => {
+  const file = writeConfig(
+    t,
+    '[imap]\ntimeout_ms = 120000\nmax_errors = 5\nmax_commands = 100\nallow_plaintext = "never"\n',
+  )
+  assert.deepEqual(loadConfig({ path: file }).imap, {
+    timeoutMs: 120_000,
+    maxErrors: 5,
+    maxCommands: 100,
+    allowPlaintext: 'never',
+  })
+  assert.throws(
+    () => loadConfig({ path: writeConfig(t, '[imap]\ntimeout_ms = 1000\n') }),
+    /imap\.timeout_ms/,
+  )
+  assert.throws(
+    () => loadConfig({ path: writeConfig(t, '[imap]\nallow_plaintext = "sometimes"\n') }),
+    /imap\.allow_plaintext/,
+  )
 })
 
 test('[pop3] keys set the POP3 policy, and bad values name their key', (t) => {
@@ -288,6 +315,12 @@ max_connections_per_ip = 7
       vrfy: false,
     },
     auth: { maxAccountFailures: 10, maxIpFailures: 30, lockoutMs: 900_000 },
+    imap: {
+      timeoutMs: 1_800_000,
+      maxErrors: 20,
+      maxCommands: 10_000_000,
+      allowPlaintext: 'loopback',
+    },
     pop3: {
       timeoutMs: 600_000,
       maxErrors: 20,

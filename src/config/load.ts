@@ -107,6 +107,12 @@ function resolveConfig(file: ConfigFile, configPath: string | null, baseDir: str
       maxIpFailures: file.auth.max_ip_failures,
       lockoutMs: file.auth.lockout_ms,
     },
+    imap: {
+      timeoutMs: file.imap.timeout_ms,
+      maxErrors: file.imap.max_errors,
+      maxCommands: file.imap.max_commands,
+      allowPlaintext: file.imap.allow_plaintext,
+    },
     pop3: {
       timeoutMs: file.pop3.timeout_ms,
       maxErrors: file.pop3.max_errors,

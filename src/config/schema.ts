@@ -4,6 +4,7 @@ import {
   DEFAULT_AUTH,
   DEFAULT_DATA_DIR,
   DEFAULT_HOSTNAME,
+  DEFAULT_IMAP,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_CONNECTIONS_PER_IP,
   DEFAULT_POP3,
@@ -138,6 +139,26 @@ export const configFileSchema = z.strictObject({
       max_commands: DEFAULT_SMTP.maxCommands,
       timeout_ms: DEFAULT_SMTP.timeoutMs,
       vrfy: DEFAULT_SMTP.vrfy,
+    })),
+  imap: z
+    .strictObject({
+      // Before login; after it the session waits at least RFC 9051 §5.4's 30 minutes.
+      timeout_ms: z
+        .int()
+        .min(60_000)
+        .max(24 * 3_600_000)
+        .default(DEFAULT_IMAP.timeoutMs),
+      max_errors: z.int().min(1).max(1000).default(DEFAULT_IMAP.maxErrors),
+      max_commands: z.int().min(10).max(1_000_000_000).default(DEFAULT_IMAP.maxCommands),
+      // LOGIN and AUTHENTICATE before STARTTLS (RFC 9051 §6.2.3 LOGINDISABLED otherwise): from
+      // loopback clients only, never, or from anyone.
+      allow_plaintext: z.enum(['never', 'loopback', 'always']).default(DEFAULT_IMAP.allowPlaintext),
+    })
+    .default(() => ({
+      timeout_ms: DEFAULT_IMAP.timeoutMs,
+      max_errors: DEFAULT_IMAP.maxErrors,
+      max_commands: DEFAULT_IMAP.maxCommands,
+      allow_plaintext: DEFAULT_IMAP.allowPlaintext,
     })),
   pop3: z
     .strictObject({
@@ -283,6 +304,7 @@ export interface Config {
   smtp: SmtpConfig
   /** Login failure bounds (src/auth's AuthThrottle), shared by every protocol. */
   auth: { maxAccountFailures: number; maxIpFailures: number; lockoutMs: number }
+  imap: ImapConfig
   pop3: Pop3Config
   queue: QueueConfig
   relay: RelayConfig
@@ -304,6 +326,17 @@ export interface SmtpConfig {
   timeoutMs: number
   /** Whether VRFY says if an address exists; off, it answers 252 (RFC 5321 §3.5.3). */
   vrfy: boolean
+}
+
+export interface ImapConfig {
+  /** How long the server waits for a command before login; at least 30 minutes after it. */
+  timeoutMs: number
+  /** Tagged NO and BAD answers a session may earn before it is closed. */
+  maxErrors: number
+  /** Commands one session may send before it is closed. */
+  maxCommands: number
+  /** Who may log in before STARTTLS: nobody, loopback clients, or anyone. */
+  allowPlaintext: 'never' | 'loopback' | 'always'
 }
 
 export interface Pop3Config {

@@ -3,6 +3,7 @@ import type { AuthThrottle } from '../auth/index.ts'
 import type { Config } from '../config/index.ts'
 import type { Delivery } from '../delivery/index.ts'
 import type { Directory } from '../directory/index.ts'
+import { createImapServer } from '../imap/server/index.ts'
 import type { ProtocolHandler } from '../net/index.ts'
 import { createPop3Server } from '../pop3/server/index.ts'
 import { createSmtpServer, type SmtpMode } from '../smtp/server/index.ts'
@@ -33,6 +34,16 @@ export type ProtocolFactory = (context: ProtocolContext) => ProtocolHandler
 export const PROTOCOLS: Partial<Record<ProtocolName, ProtocolFactory>> = {
   smtp: (context) => smtpFactory(context, 'mx'),
   submission: (context) => smtpFactory(context, 'submission'),
+  imap: (context) =>
+    createImapServer({
+      hostname: context.config.hostname,
+      // APPENDLIMIT (RFC 7889) is the SMTP message size: one bound on mail, however it arrives.
+      config: { ...context.config.imap, maxMessageSize: context.config.smtp.maxMessageSize },
+      store: context.store,
+      directory: context.directory,
+      throttle: context.authThrottle,
+      secureContext: context.secureContext,
+    }),
   pop3: (context) =>
     createPop3Server({
       hostname: context.config.hostname,

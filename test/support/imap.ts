@@ -13,6 +13,7 @@ export const TEST_IMAP_CONFIG: ImapSessionConfig = {
   maxErrors: 20,
   maxCommands: 100_000,
   allowPlaintext: 'loopback',
+  maxMessageSize: 10 * 1024 * 1024,
 }
 
 export interface ImapTestServer {
@@ -58,7 +59,7 @@ export interface ImapResponse {
  */
 export class ImapTestClient extends TextClient {
   static async connect(t: TestContext, port: number, options: { tls?: boolean } = {}) {
-    return new ImapTestClient(await connectSocket(t, port, options), 'utf8')
+    return new ImapTestClient(await connectSocket(t, port, options), 'latin1')
   }
 
   /** Sends `${tag} ${text}` and reads up to the tagged response for `tag`. */
@@ -77,14 +78,27 @@ export class ImapTestClient extends TextClient {
     }
   }
 
-  /** The next line without its CRLF: a greeting, a continuation request, one response. */
+  /**
+   * The next response without its final CRLF: a greeting, a continuation request, one response.
+   * A response with literals is returned whole, each literal's "{n}" CRLF and octets in place.
+   * Text is binary (one char per octet): 8-bit octets come back as latin1 characters.
+   */
   readLine(timeoutMs = 10_000): Promise<string> {
     return this.readWith(() => {
-      const end = this.buffer.indexOf('\r\n')
-      if (end < 0) return null
-      const line = this.buffer.slice(0, end)
-      this.buffer = this.buffer.slice(end + 2)
-      return line
+      let from = 0
+      for (;;) {
+        const end = this.buffer.indexOf('\r\n', from)
+        if (end < 0) return null
+        const literal = /\{(\d+)\}$/.exec(this.buffer.slice(from, end))
+        if (literal === null) {
+          const line = this.buffer.slice(0, end)
+          this.buffer = this.buffer.slice(end + 2)
+          return line
+        }
+        const after = end + 2 + Number(literal[1])
+        if (this.buffer.length < after) return null
+        from = after
+      }
     }, timeoutMs)
   }
 

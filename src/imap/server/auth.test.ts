@@ -10,7 +10,7 @@ import { AuthThrottle } from '../../auth/index.ts'
 
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64')
 const OK_LOGIN =
-  /^a\d OK \[CAPABILITY IMAP4rev2 IMAP4rev1 LITERAL\+ ID\] (LOGIN|AUTHENTICATE) completed$/
+  /^a\d OK \[CAPABILITY IMAP4rev2 IMAP4rev1 LITERAL\+ ID ENABLE [^\]]*\] (LOGIN|AUTHENTICATE) completed$/
 
 test('LOGIN: a wrong password or user is [AUTHENTICATIONFAILED]; the right one logs in', async (t) => {
   const { port } = await startImapServer(t)

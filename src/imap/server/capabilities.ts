@@ -24,6 +24,17 @@ export function capabilities(session: ImapSession): string[] {
     'LITERAL+', // RFC 7888 §3: non-synchronizing literals, read by the session loop
     'ID', // RFC 2971
   )
+  if (session.state !== 'not-authenticated') {
+    caps.push(
+      'ENABLE', // RFC 5161
+      'CONDSTORE', // RFC 7162 §3.1
+      'QRESYNC', // RFC 7162 §3.2
+      'UTF8=ACCEPT', // RFC 6855
+      'UNSELECT', // RFC 3691
+      'MOVE', // RFC 6851
+      'BINARY', // RFC 3516
+    )
+  }
   return caps
 }
 

@@ -23,3 +23,7 @@ export interface ImapCommandEntry {
 export const ANY_STATE = ['not-authenticated', 'authenticated', 'selected'] as const
 /** RFC 9051 §6.2: STARTTLS, AUTHENTICATE, LOGIN. */
 export const NOT_AUTHENTICATED = ['not-authenticated'] as const
+/** RFC 9051 §6.3: valid once logged in, whether or not a mailbox is selected. */
+export const AUTHENTICATED = ['authenticated', 'selected'] as const
+/** RFC 9051 §6.4: valid only with a mailbox selected. */
+export const SELECTED = ['selected'] as const

@@ -7,7 +7,8 @@ import { ALICE, ImapTestClient, startImapServer } from '../../../test/support/im
 
 const PRE_AUTH =
   'IMAP4rev2 IMAP4rev1 STARTTLS AUTH=SCRAM-SHA-256 AUTH=PLAIN AUTH=LOGIN SASL-IR LITERAL+ ID'
-const AUTHENTICATED = 'IMAP4rev2 IMAP4rev1 LITERAL+ ID'
+const AUTHENTICATED =
+  'IMAP4rev2 IMAP4rev1 LITERAL+ ID ENABLE CONDSTORE QRESYNC UTF8=ACCEPT UNSELECT MOVE BINARY'
 
 test('the greeting carries the capabilities; CAPABILITY answers them per state', async (t) => {
   const { port } = await startImapServer(t)

@@ -13,6 +13,7 @@ import { CommandReader, MAX_SMALL_LITERAL_OCTETS, ParseError } from '../proto/in
 import { capabilityText } from './capabilities.ts'
 import { type CommandInput, readCommand } from './command-input.ts'
 import { COMMANDS } from './commands/index.ts'
+import type { SelectedMailbox, UpdateOptions } from './selected.ts'
 
 /** The settings of one IMAP session (the config file's [imap] section, once it has one). */
 export interface ImapSessionConfig {
@@ -24,6 +25,8 @@ export interface ImapSessionConfig {
   maxCommands: number
   /** Where passwords may cross without TLS (RFC 8314 §3, RFC 9051 §6.2.3). */
   allowPlaintext: 'never' | 'loopback' | 'always'
+  /** Octets one APPENDed message may have (RFC 7889 APPENDLIMIT). */
+  maxMessageSize: number
 }
 
 /** What every session of one server shares. */
@@ -47,6 +50,18 @@ export const MIN_AUTHENTICATED_TIMEOUT_MS = 30 * 60 * 1000
 /** Commands served back to back before the session lets other connections have a turn. */
 const COMMANDS_PER_TURN = 32
 
+/** The extensions ENABLE can turn on (RFC 5161 §3.2). */
+export type Enableable = 'IMAP4rev2' | 'CONDSTORE' | 'QRESYNC' | 'UTF8=ACCEPT'
+
+/**
+ * RFC 9051 §7.5.1: no EXPUNGE while answering FETCH, STORE or SEARCH (their UID forms may have
+ * one). SORT and THREAD number messages as SEARCH does, so they are held to the same rule.
+ */
+const HOLDS_EXPUNGES = new Set(['FETCH', 'STORE', 'SEARCH', 'SORT', 'THREAD'])
+
+/** An APPEND (or MULTIAPPEND) command line, whose literals are messages. */
+const APPEND_LINE = /^[^ ]+ APPEND /i
+
 /**
  * One IMAP session: reads commands (lines and literals, command-input.ts), dispatches each to its
  * file in commands/, and keeps the state they share. Responses are collected and written when the
@@ -60,6 +75,14 @@ export class ImapSession {
   account: Account | null = null
   /** Set by LOGOUT or a fatal error: the loop ends after the pending output is written. */
   isClosing = false
+  /** The selected mailbox, in the selected state (RFC 9051 §3.3). */
+  selected: SelectedMailbox | null = null
+  /** RFC 5182 SEARCHRES: the UIDs of the last SEARCH … RETURN (SAVE), "$" in later commands. */
+  savedSearch: number[] = []
+  /** Extensions turned on by ENABLE (or implicitly, as CONDSTORE is by its first use). */
+  readonly enabled = new Set<Enableable>()
+  /** The command being answered, upper case, with "UID " for the UID forms. */
+  #current = ''
   #errors = 0
   #commands = 0
   #isWaitingForCommand = false
@@ -87,9 +110,32 @@ export class ImapSession {
     return mayAuthenticateOn(this.connection, this.deps.config.allowPlaintext)
   }
 
-  /** Queues output; writes it at once when much is waiting. */
+  /** IMAP4rev2 semantics (RFC 9051) once the client enabled it; IMAP4rev1 (RFC 3501) before. */
+  get isRev2(): boolean {
+    return this.enabled.has('IMAP4rev2')
+  }
+
+  /** RFC 6855: mailbox names and strings are UTF-8 rather than modified UTF-7. */
+  get utf8(): boolean {
+    return this.enabled.has('UTF8=ACCEPT')
+  }
+
+  /** How selected-state changes are reported to this client (see SelectedMailbox). */
+  updateOptions(allowExpunge = !HOLDS_EXPUNGES.has(this.#current)): UpdateOptions {
+    return {
+      allowExpunge,
+      qresync: this.enabled.has('QRESYNC'),
+      condstore: this.enabled.has('CONDSTORE'),
+      isRev1: !this.isRev2,
+    }
+  }
+
+  /**
+   * Queues output; writes it at once when much is waiting. Strings are binary strings (one char
+   * per octet, as proto/string.ts makes them), so 8-bit header octets go out unchanged.
+   */
   async send(data: string | Buffer): Promise<void> {
-    await this.#output.send(data)
+    await this.#output.send(typeof data === 'string' ? Buffer.from(data, 'latin1') : data)
   }
 
   /** Queues "* text". */
@@ -97,10 +143,48 @@ export class ImapSession {
     await this.send(`* ${text}\r\n`)
   }
 
-  /** Queues the tagged completion; NO and BAD count toward the session's error limit. */
+  /**
+   * Queues the tagged completion, preceded by the selected mailbox's changes that may be told
+   * now; NO and BAD count toward the session's error limit.
+   */
   async tagged(tag: string, status: ImapStatus, text: string): Promise<void> {
+    await this.reportUpdates()
     await this.send(`${tag} ${status} ${text}\r\n`)
     if (status !== 'OK') await this.#countError()
+  }
+
+  /**
+   * Sends what changed in the selected mailbox (RFC 9051 §5.5, §7.5.1). A mailbox deleted by
+   * another session cannot stay selected: the session ends with BYE, as Dovecot's does.
+   */
+  async reportUpdates(allowExpunge?: boolean): Promise<void> {
+    const selected = this.selected
+    if (selected === null || !selected.hasPendingChanges) return
+    for (const line of selected.reportUpdates(this.updateOptions(allowExpunge))) {
+      await this.untagged(line)
+    }
+    if (selected.isGone && !this.isClosing) {
+      this.log.info({ mailbox: selected.mailbox.name }, 'selected mailbox deleted, closing session')
+      await this.untagged('BYE Selected mailbox was deleted')
+      this.isClosing = true
+    }
+  }
+
+  /** Makes `mailbox` the selected one (after any previous one is closed). */
+  select(mailbox: SelectedMailbox): void {
+    this.deselect()
+    this.savedSearch = []
+    this.selected = mailbox
+    this.state = 'selected'
+    mailbox.watch(this.deps.store)
+  }
+
+  /** Back to the authenticated state (CLOSE, UNSELECT, a failed SELECT, the end). */
+  deselect(): void {
+    this.selected?.close()
+    this.selected = null
+    this.savedSearch = [] // RFC 5182 §2.1: the saved result goes with the mailbox
+    if (this.state === 'selected') this.state = 'authenticated'
   }
 
   async flush(): Promise<void> {
@@ -157,6 +241,7 @@ export class ImapSession {
       this.log.info({ err: (error as NodeJS.ErrnoException).code }, 'connection lost')
     } finally {
       connection.shutdownSignal.removeEventListener('abort', onShutdown)
+      this.deselect()
     }
   }
 
@@ -172,12 +257,23 @@ export class ImapSession {
   async #readCommand(): Promise<CommandInput> {
     this.#isWaitingForCommand = true
     try {
+      let total = 0
       return await readCommand(this.connection, {
-        // Until APPEND exists every literal is a short string (a password, a name).
-        admit: (announcement) =>
-          announcement.size > MAX_SMALL_LITERAL_OCTETS
-            ? `NO [TOOBIG] Literal larger than ${MAX_SMALL_LITERAL_OCTETS} octets`
-            : null,
+        // APPEND's literals are messages, up to APPENDLIMIT each and twice that in all (a
+        // MULTIAPPEND is held in memory until it is stored in one go); any other literal is a
+        // short string (a password, a name, a search value).
+        admit: (announcement, lineSoFar) => {
+          const isAppend =
+            this.state !== 'not-authenticated' &&
+            APPEND_LINE.test(lineSoFar.toString('latin1', 0, 128))
+          const limit = isAppend ? this.deps.config.maxMessageSize : MAX_SMALL_LITERAL_OCTETS
+          total += announcement.size
+          if (announcement.size > limit) return `NO [TOOBIG] Literal larger than ${limit} octets`
+          if (isAppend && total > 2 * limit) {
+            return `NO [TOOBIG] Messages of one APPEND larger than ${2 * limit} octets in all`
+          }
+          return null
+        },
         continueLiteral: async () => {
           await this.send('+ Ready for literal data\r\n')
           await this.flush()
@@ -218,6 +314,7 @@ export class ImapSession {
       await this.tagged(tag, 'BAD', `${name} is not valid in this state`)
       return
     }
+    this.#current = name
     try {
       await entry.handle(this, { tag, name, reader })
     } catch (error) {
@@ -230,7 +327,14 @@ export class ImapSession {
       // the session; anything else is a bug, logged with the connection id either way.
       this.log.error({ err: error, command: name }, 'IMAP command failed')
       await this.tagged(tag, 'NO', '[UNAVAILABLE] Temporary server error')
+    } finally {
+      this.#current = ''
     }
+  }
+
+  /** Marks the command being answered as its UID form (UID FETCH …), which may see expunges. */
+  set currentCommand(name: string) {
+    this.#current = name
   }
 
   async #countError(): Promise<void> {

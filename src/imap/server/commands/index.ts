@@ -1,11 +1,19 @@
 import type { ImapCommandEntry } from '../command.ts'
 import { authenticate } from './authenticate.ts'
 import { capability } from './capability.ts'
+import { check, close, unselect } from './close.ts'
+import { copy, move } from './copy.ts'
+import { enable } from './enable.ts'
+import { expunge } from './expunge.ts'
+import { fetch } from './fetch.ts'
 import { id } from './id.ts'
 import { login } from './login.ts'
 import { logout } from './logout.ts'
 import { noop } from './noop.ts'
+import { examine, select } from './select.ts'
 import { starttls } from './starttls.ts'
+import { store } from './store.ts'
+import { uid } from './uid.ts'
 
 /** Every command the server knows, by its name in upper case (names are case-insensitive). */
 export const COMMANDS: ReadonlyMap<string, ImapCommandEntry> = new Map([
@@ -16,4 +24,16 @@ export const COMMANDS: ReadonlyMap<string, ImapCommandEntry> = new Map([
   ['STARTTLS', starttls],
   ['LOGIN', login],
   ['AUTHENTICATE', authenticate],
+  ['ENABLE', enable],
+  ['SELECT', select],
+  ['EXAMINE', examine],
+  ['CLOSE', close],
+  ['UNSELECT', unselect],
+  ['CHECK', check],
+  ['FETCH', fetch],
+  ['STORE', store],
+  ['EXPUNGE', expunge],
+  ['COPY', copy],
+  ['MOVE', move],
+  ['UID', uid],
 ])

@@ -1,0 +1,49 @@
+import {
+  ConflictError,
+  InvalidNameError,
+  NotFoundError,
+  QuotaExceededError,
+} from '../../store/index.ts'
+import type { ImapSession } from './session.ts'
+
+/**
+ * Answers a store error that is the client's to know about with NO and the RFC 5530 code that
+ * tells a client what went wrong; returns false for any other error (the session's generic
+ * "[UNAVAILABLE]" path logs it). The store's messages are written for people and name only what
+ * the client gave, so they are passed on.
+ */
+export async function answerStoreError(
+  session: ImapSession,
+  tag: string,
+  error: unknown,
+  codes: { notFound?: string; conflict?: string } = {},
+): Promise<boolean> {
+  let code: string
+  if (error instanceof NotFoundError) code = codes.notFound ?? 'NONEXISTENT'
+  else if (error instanceof ConflictError) code = codes.conflict ?? 'ALREADYEXISTS'
+  else if (error instanceof InvalidNameError) code = 'CANNOT'
+  else if (error instanceof QuotaExceededError)
+    code = 'OVERQUOTA' // RFC 9208 §4.1
+  else return false
+  await session.tagged(tag, 'NO', `[${code}] ${oneLine(error.message)}`)
+  return true
+}
+
+/** A response text stays on one line whatever a message held. */
+function oneLine(text: string): string {
+  return text.replace(/[\r\n]+/g, ' ')
+}
+
+/** Runs `action`, answering the client's store errors as answerStoreError does. */
+export async function withStoreErrors(
+  session: ImapSession,
+  tag: string,
+  action: () => Promise<void>,
+  codes?: { notFound?: string; conflict?: string },
+): Promise<void> {
+  try {
+    await action()
+  } catch (error) {
+    if (!(await answerStoreError(session, tag, error, codes))) throw error
+  }
+}
