@@ -1,4 +1,4 @@
-import type { SectionText } from '../../mime/sections.ts'
+import type { SectionText } from '../../mime/index.ts'
 import { type CommandReader, ParseError } from './command-reader.ts'
 
 /**

@@ -31,4 +31,14 @@ export {
   type SequenceRanges,
   type SequenceSet,
 } from './sequence-set.ts'
+export {
+  formatSortResponse,
+  formatThreadResponse,
+  parseSortCriteria,
+  parseThreadAlgorithm,
+  type SortCriterion,
+  type SortKey,
+  type ThreadAlgorithm,
+  type ThreadNode,
+} from './sort-thread.ts'
 export { formatHumanString, formatNString, formatString, formatStringList } from './string.ts'

@@ -1,7 +1,15 @@
-import { decodeText, normalizeCharset } from '../../mime/charset.ts'
-import type { TextQuery } from '../../store/types.ts'
+import { decodeText, normalizeCharset } from '../../mime/index.ts'
 import { type CommandReader, ParseError } from './command-reader.ts'
 import { parseSequenceSet, type SequenceSet } from './sequence-set.ts'
+
+/**
+ * A text criterion: "body", "text" (header and body) or a header field name in lower case, and
+ * the value to find as a case-insensitive substring (the store's TextQuery has this shape).
+ */
+export interface TextQuery {
+  field: string
+  value: string
+}
 
 /**
  * The arguments of SEARCH and UID SEARCH: result options (RFC 4731, RFC 5182, RFC 9051 §6.4.4),
@@ -105,7 +113,7 @@ interface SearchParser {
  */
 export function parseSearchRequest(
   reader: CommandReader,
-  options: { utf8Enabled: boolean },
+  options: { utf8Enabled: boolean; charsetFirst?: boolean },
 ): SearchRequest {
   reader.space()
   let returnOptions: Set<SearchReturnOption> | null = null
@@ -113,15 +121,17 @@ export function parseSearchRequest(
   let unknownCharset = false
   const parser: SearchParser = { reader, decode: decodeUtf8 }
 
-  let first = reader.peek() === OPEN_PAREN ? null : reader.word('a search key')
-  if (first !== null && first.toUpperCase() === 'RETURN') {
+  // SORT and THREAD (RFC 5256 §3) take a charset before the keys, without the word CHARSET.
+  let first: string | null = options.charsetFirst === true ? 'CHARSET' : null
+  if (first === null) first = reader.peek() === OPEN_PAREN ? null : reader.word('a search key')
+  if (first !== null && first.toUpperCase() === 'RETURN' && options.charsetFirst !== true) {
     reader.space()
     returnOptions = readReturnOptions(reader)
     reader.space()
     first = reader.peek() === OPEN_PAREN ? null : reader.word('a search key')
   }
   if (first !== null && first.toUpperCase() === 'CHARSET') {
-    reader.space()
+    if (options.charsetFirst !== true) reader.space()
     // charset = atom / quoted
     charset = reader.peek() === DQUOTE ? reader.string().toString('latin1') : reader.atom()
     const name = normalizeCharset(charset)

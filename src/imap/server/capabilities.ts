@@ -33,6 +33,17 @@ export function capabilities(session: ImapSession): string[] {
       'UNSELECT', // RFC 3691
       'MOVE', // RFC 6851
       'BINARY', // RFC 3516
+      'UIDPLUS', // RFC 4315: UID EXPUNGE, APPENDUID, COPYUID
+      'MULTIAPPEND', // RFC 3502
+      `APPENDLIMIT=${session.deps.config.maxMessageSize}`, // RFC 7889 §3
+      'IDLE', // RFC 2177
+      'ESEARCH', // RFC 4731
+      'SEARCHRES', // RFC 5182
+      'WITHIN', // RFC 5032: OLDER and YOUNGER
+      'SORT', // RFC 5256
+      'SORT=DISPLAY', // RFC 5957
+      'THREAD=ORDEREDSUBJECT', // RFC 5256
+      'THREAD=REFERENCES', // RFC 5256
     )
   }
   return caps

@@ -361,7 +361,7 @@ async function readAll(store: Store, blobId: string): Promise<Buffer> {
 }
 
 /** The header alone (up to and including the blank line), read until it ends. */
-async function readHeader(store: Store, blobId: string, size: number): Promise<Buffer> {
+export async function readHeader(store: Store, blobId: string, size: number): Promise<Buffer> {
   let sofar: Buffer = Buffer.alloc(0)
   for await (const chunk of store.readMessage(blobId, 0, size)) {
     const searchFrom = Math.max(0, sofar.length - 3)

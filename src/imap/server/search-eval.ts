@@ -1,4 +1,4 @@
-import type { TextQuery } from '../../store/types.ts'
+import type { TextQuery } from '../../store/index.ts'
 import {
   formatSequenceSet,
   formatString,

@@ -1,4 +1,5 @@
 import type { ImapCommandEntry } from '../command.ts'
+import { append } from './append.ts'
 import { authenticate } from './authenticate.ts'
 import { capability } from './capability.ts'
 import { check, close, unselect } from './close.ts'
@@ -7,10 +8,13 @@ import { enable } from './enable.ts'
 import { expunge } from './expunge.ts'
 import { fetch } from './fetch.ts'
 import { id } from './id.ts'
+import { idle } from './idle.ts'
 import { login } from './login.ts'
 import { logout } from './logout.ts'
 import { noop } from './noop.ts'
+import { search } from './search.ts'
 import { examine, select } from './select.ts'
+import { sort, thread } from './sort.ts'
 import { starttls } from './starttls.ts'
 import { store } from './store.ts'
 import { uid } from './uid.ts'
@@ -36,4 +40,9 @@ export const COMMANDS: ReadonlyMap<string, ImapCommandEntry> = new Map([
   ['COPY', copy],
   ['MOVE', move],
   ['UID', uid],
+  ['APPEND', append],
+  ['IDLE', idle],
+  ['SEARCH', search],
+  ['SORT', sort],
+  ['THREAD', thread],
 ])

@@ -4,6 +4,8 @@ import { fetch } from '../fetch.ts'
 import type { ImapSession } from '../session.ts'
 import { copyOrMove } from './copy.ts'
 import { runExpunge } from './expunge.ts'
+import { runSearch } from './search.ts'
+import { runSort, runThread } from './sort.ts'
 import { runStore } from './store.ts'
 
 type UidHandler = (session: ImapSession, command: ImapCommand) => Promise<void>
@@ -15,12 +17,10 @@ const UID_COMMANDS = new Map<string, UidHandler>([
   ['COPY', (session, command) => copyOrMove(session, command, true, false)],
   ['MOVE', (session, command) => copyOrMove(session, command, true, true)],
   ['EXPUNGE', (session, command) => runExpunge(session, command, true)],
+  ['SEARCH', (session, command) => runSearch(session, command, true)],
+  ['SORT', (session, command) => runSort(session, command, true)],
+  ['THREAD', (session, command) => runThread(session, command, true)],
 ])
-
-/** Registers a UID form defined elsewhere (SEARCH, SORT, THREAD). */
-export function addUidCommand(name: string, handler: UidHandler): void {
-  UID_COMMANDS.set(name, handler)
-}
 
 /** UID command arguments: the command named with UIDs in place of sequence numbers. */
 export const uid: ImapCommandEntry = {
