@@ -180,3 +180,39 @@ test('SORT and THREAD over the wire (RFC 5256): criteria, REVERSE, UID forms, bo
     'o9 NO [BADCHARSET (UTF-8 US-ASCII)] Unknown charset',
   )
 })
+
+test('QUOTA (RFC 9208): GETQUOTAROOT, GETQUOTA, SETQUOTA refused, APPEND past it [OVERQUOTA]', async (t) => {
+  const { port, store } = await startImapServer(t)
+  const client = await session(t, port)
+  const root = await client.command('q1', 'GETQUOTAROOT INBOX')
+  assert.deepEqual(root.untagged, ['* QUOTAROOT "INBOX" ""', '* QUOTA "" ()'])
+  await store.setQuota(ALICE.address, { storage: 4096, messages: 2 })
+  const one = mail('one')
+  await client.command('a1', `APPEND INBOX {${one.length}+}\r\n${one}`)
+  assert.deepEqual((await client.command('q2', 'GETQUOTA ""')).untagged, [
+    '* QUOTA "" (STORAGE 1 4 MESSAGE 1 2)',
+  ])
+  const big = mail('big', 'x'.repeat(5000))
+  assert.equal(
+    (await client.command('a2', `APPEND INBOX {${big.length}+}\r\n${big}`)).tagged,
+    'a2 NO [OVERQUOTA] Quota exceeded',
+  )
+  assert.equal(
+    (
+      await client.command(
+        'a3',
+        `APPEND INBOX {${one.length}+}\r\n${one} {${one.length}+}\r\n${one}`,
+      )
+    ).tagged,
+    'a3 NO [OVERQUOTA] Quota exceeded',
+  )
+  assert.equal(
+    (await client.command('q3', 'GETQUOTA "other"')).tagged,
+    'q3 NO [NONEXISTENT] No such quota root',
+  )
+  assert.equal(
+    (await client.command('q4', 'SETQUOTA "" (STORAGE 100)')).tagged,
+    'q4 NO [NOPERM] Quotas are set by the server administrator',
+  )
+  assert.match((await client.command('q5', 'SETQUOTA "" (STORAGE)')).tagged, /^q5 BAD/)
+})

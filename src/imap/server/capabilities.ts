@@ -37,6 +37,9 @@ export function capabilities(session: ImapSession): string[] {
       'MULTIAPPEND', // RFC 3502
       `APPENDLIMIT=${session.deps.config.maxMessageSize}`, // RFC 7889 §3
       'IDLE', // RFC 2177
+      'QUOTA', // RFC 9208
+      'QUOTA=RES-STORAGE',
+      'QUOTA=RES-MESSAGE',
       'ESEARCH', // RFC 4731
       'SEARCHRES', // RFC 5182
       'WITHIN', // RFC 5032: OLDER and YOUNGER

@@ -12,6 +12,7 @@ import { idle } from './idle.ts'
 import { login } from './login.ts'
 import { logout } from './logout.ts'
 import { noop } from './noop.ts'
+import { getquota, getquotaroot, setquota } from './quota.ts'
 import { search } from './search.ts'
 import { examine, select } from './select.ts'
 import { sort, thread } from './sort.ts'
@@ -44,5 +45,8 @@ export const COMMANDS: ReadonlyMap<string, ImapCommandEntry> = new Map([
   ['IDLE', idle],
   ['SEARCH', search],
   ['SORT', sort],
+  ['GETQUOTA', getquota],
+  ['GETQUOTAROOT', getquotaroot],
+  ['SETQUOTA', setquota],
   ['THREAD', thread],
 ])
