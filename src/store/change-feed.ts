@@ -6,9 +6,14 @@ interface Watcher {
   modseq: number
   uidNext: number
   listener: (event: MailboxEvent) => void
+  isStopped: boolean
+}
+
+/** A mailbox's watchers; one query at a time serves them all. */
+interface MailboxWatchers {
+  watchers: Set<Watcher>
   isRunning: boolean
   isPending: boolean
-  isStopped: boolean
 }
 
 /**
@@ -21,7 +26,7 @@ interface Watcher {
 export class ChangeFeed {
   readonly #changesSince: (mailboxId: MailboxId, modseq: number) => Promise<MailboxChanges>
   readonly #onError: (error: unknown) => void
-  readonly #watchers = new Map<MailboxId, Set<Watcher>>()
+  readonly #watchers = new Map<MailboxId, MailboxWatchers>()
 
   constructor(
     changesSince: (mailboxId: MailboxId, modseq: number) => Promise<MailboxChanges>,
@@ -45,82 +50,102 @@ export class ChangeFeed {
       modseq: since.modseq,
       uidNext: since.uidNext,
       listener,
-      isRunning: false,
-      isPending: false,
       isStopped: false,
     }
-    let set = this.#watchers.get(mailboxId)
-    if (!set) {
-      set = new Set()
-      this.#watchers.set(mailboxId, set)
+    let entry = this.#watchers.get(mailboxId)
+    if (!entry) {
+      entry = { watchers: new Set(), isRunning: false, isPending: false }
+      this.#watchers.set(mailboxId, entry)
     }
-    set.add(watcher)
+    entry.watchers.add(watcher)
     // Changes may have happened between the caller's snapshot and now.
-    this.#run(watcher)
+    this.#run(mailboxId)
     return { stop: () => this.#remove(watcher) }
   }
 
   notify(mailboxId: MailboxId): void {
-    for (const watcher of this.#watchers.get(mailboxId) ?? []) this.#run(watcher)
+    if (this.#watchers.has(mailboxId)) this.#run(mailboxId)
   }
 
   notifyAll(): void {
-    for (const set of this.#watchers.values()) for (const watcher of set) this.#run(watcher)
+    for (const mailboxId of this.#watchers.keys()) this.#run(mailboxId)
   }
 
   close(): void {
-    for (const set of this.#watchers.values()) for (const watcher of set) watcher.isStopped = true
+    for (const entry of this.#watchers.values()) {
+      for (const watcher of entry.watchers) watcher.isStopped = true
+    }
     this.#watchers.clear()
   }
 
   #remove(watcher: Watcher): void {
     watcher.isStopped = true
-    const set = this.#watchers.get(watcher.mailboxId)
-    set?.delete(watcher)
-    if (set?.size === 0) this.#watchers.delete(watcher.mailboxId)
+    const entry = this.#watchers.get(watcher.mailboxId)
+    entry?.watchers.delete(watcher)
+    if (entry?.watchers.size === 0) this.#watchers.delete(watcher.mailboxId)
   }
 
-  /** One query at a time per watcher; a notification during a query runs it once more. */
-  #run(watcher: Watcher): void {
-    if (watcher.isStopped) return
-    if (watcher.isRunning) {
-      watcher.isPending = true
+  /**
+   * One query at a time per mailbox, from the lowest MODSEQ any of its watchers has seen, shared
+   * by all of them (ten thousand IDLE sessions on one mailbox cost one query per change, not ten
+   * thousand); a notification during a query runs it once more.
+   */
+  #run(mailboxId: MailboxId): void {
+    const entry = this.#watchers.get(mailboxId)
+    if (entry === undefined) return
+    if (entry.isRunning) {
+      entry.isPending = true
       return
     }
-    watcher.isRunning = true
-    void this.#drain(watcher).finally(() => {
-      watcher.isRunning = false
-      if (watcher.isPending) {
-        watcher.isPending = false
-        this.#run(watcher)
+    entry.isRunning = true
+    void this.#drain(mailboxId, entry).finally(() => {
+      entry.isRunning = false
+      if (entry.isPending) {
+        entry.isPending = false
+        this.#run(mailboxId)
       }
     })
   }
 
-  async #drain(watcher: Watcher): Promise<void> {
+  async #drain(mailboxId: MailboxId, entry: MailboxWatchers): Promise<void> {
+    const watchers = [...entry.watchers]
+    if (watchers.length === 0) return
+    const since = watchers.reduce((low, watcher) => Math.min(low, watcher.modseq), Infinity)
     let changes: MailboxChanges
     try {
-      changes = await this.#changesSince(watcher.mailboxId, watcher.modseq)
+      changes = await this.#changesSince(mailboxId, since)
     } catch (error) {
-      if (watcher.isStopped) return
       if (error instanceof NotFoundError) {
-        this.#remove(watcher)
-        this.#emit(watcher, { type: 'gone' })
-      } else {
+        for (const watcher of watchers) {
+          if (watcher.isStopped) continue
+          this.#remove(watcher)
+          this.#emit(watcher, { type: 'gone' })
+        }
+      } else if (watchers.some((watcher) => !watcher.isStopped)) {
         this.#onError(error)
       }
       return
     }
-    if (watcher.isStopped) return
+    for (const watcher of watchers) {
+      if (!watcher.isStopped) this.#deliver(watcher, changes)
+    }
+  }
+
+  /** The part of `changes` this watcher has not seen, as events in the order MailboxEvent says. */
+  #deliver(watcher: Watcher, changes: MailboxChanges): void {
     // Expunges and flag changes of messages the watcher knows, in MODSEQ order (within one
     // MODSEQ, expunges first); then new messages in UID order, so that sequence numbers given
     // as they are announced follow UIDs. An expunge of a message never announced is dropped.
     const known: Array<{ modseq: number; event: MailboxEvent }> = []
     for (const { uid, modseq } of changes.expunged) {
+      if (modseq <= watcher.modseq) continue
       if (uid < watcher.uidNext) known.push({ modseq, event: { type: 'expunged', uid, modseq } })
     }
     const added: MailboxEvent[] = []
+    let lastUid = 0
     for (const message of changes.changed) {
+      if (message.modseq <= watcher.modseq) continue
+      lastUid = Math.max(lastUid, message.uid)
       if (message.uid >= watcher.uidNext) added.push({ type: 'added', message })
       else known.push({ modseq: message.modseq, event: { type: 'flags', message } })
     }
@@ -129,8 +154,7 @@ export class ChangeFeed {
       if (watcher.isStopped) return
       this.#emit(watcher, event)
     }
-    const last = changes.changed.at(-1)
-    if (last) watcher.uidNext = Math.max(watcher.uidNext, last.uid + 1)
+    if (lastUid > 0) watcher.uidNext = Math.max(watcher.uidNext, lastUid + 1)
     watcher.modseq = Math.max(watcher.modseq, changes.highestModseq)
   }
 
