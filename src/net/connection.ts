@@ -1,5 +1,7 @@
 import type { Socket } from 'node:net'
+import { PassThrough } from 'node:stream'
 import type { SecureContext, TLSSocket } from 'node:tls'
+import { constants, createDeflateRaw, createInflateRaw, type DeflateRaw } from 'node:zlib'
 import type { Logger } from '../util/index.ts'
 import { CLOSE_TIMEOUT_MS } from './limits.ts'
 import { LineReader } from './line-reader.ts'
@@ -33,6 +35,8 @@ export class Connection {
   readonly closed: Promise<void>
 
   #socket: Socket
+  /** Set once COMPRESS=DEFLATE is active: every write goes through it. */
+  #deflate: DeflateRaw | null = null
   #isClosed = false
   #idleTimeoutMs = 0
   #onIdle: (() => void | Promise<void>) | null = null
@@ -90,7 +94,17 @@ export class Connection {
   async write(data: string | Buffer): Promise<void> {
     const socket = this.#socket
     if (this.#isClosed || socket.destroyed || socket.writableEnded) return
-    if (socket.write(data)) return
+    const deflate = this.#deflate
+    if (deflate !== null) {
+      // Each write is flushed whole, so the peer can read a response without waiting for more.
+      await new Promise<void>((resolve) => {
+        deflate.write(data)
+        deflate.flush(constants.Z_SYNC_FLUSH, () => resolve())
+      })
+      if (socket.writableLength < socket.writableHighWaterMark) return
+    } else if (socket.write(data)) {
+      return
+    }
     await new Promise<void>((resolve) => {
       const done = () => {
         socket.off('drain', done)
@@ -137,6 +151,38 @@ export class Connection {
   }
 
   /**
+   * Sends `readyReply` and then compresses both directions with raw DEFLATE (RFC 4978 §3, RFC
+   * 1951), in place, over TLS if there is TLS. Octets the client sent after the command are
+   * already compressed and go through the inflater first. A stream that does not inflate ends
+   * the connection (logged).
+   */
+  async startCompression(readyReply: string | Buffer): Promise<void> {
+    if (this.#deflate !== null) throw new Error('compression is already active')
+    await this.write(readyReply)
+    const socket = this.#socket
+    this.reader.detach()
+    const early = this.reader.takeBuffered()
+    const inflate = createInflateRaw()
+    const plain = new PassThrough()
+    inflate.on('error', (error) => {
+      this.log.warn({ err: error.message }, 'compressed input does not inflate, closing')
+      plain.end()
+      socket.destroy()
+    })
+    if (early.length > 0) inflate.write(early)
+    socket.pipe(inflate).pipe(plain)
+    const deflate = createDeflateRaw()
+    deflate.on('error', () => socket.destroy())
+    deflate.pipe(socket)
+    this.#deflate = deflate
+    this.reader.attach(plain)
+  }
+
+  get isCompressed(): boolean {
+    return this.#deflate !== null
+  }
+
+  /**
    * Closes the connection after `ms` without traffic in either direction. `onIdle` may write the
    * protocol's goodbye first. 0 turns the timeout off (IMAP IDLE manages its own).
    */
@@ -152,7 +198,8 @@ export class Connection {
     const timer = setTimeout(() => this.destroy(), CLOSE_TIMEOUT_MS)
     try {
       if (finalData !== undefined) await Promise.race([this.write(finalData), this.closed])
-      if (!this.#socket.destroyed) this.#socket.end()
+      if (this.#deflate !== null) this.#deflate.end()
+      else if (!this.#socket.destroyed) this.#socket.end()
       await this.closed
     } finally {
       clearTimeout(timer)

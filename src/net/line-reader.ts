@@ -104,6 +104,16 @@ export class LineReader {
     this.#finish(error)
   }
 
+  /**
+   * Removes and returns every buffered octet: input that arrived in a new framing before the
+   * reader moved streams (IMAP COMPRESS, RFC 4978 §3: compressed data may follow the command).
+   */
+  takeBuffered(): Buffer {
+    const taken = Buffer.concat(this.#chunks)
+    this.discardBuffered()
+    return taken
+  }
+
   /** Drops every buffered octet (RFC 3207 §4.2: nothing sent before TLS may be used after it). */
   discardBuffered(): number {
     const dropped = this.#buffered

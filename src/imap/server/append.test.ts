@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import type { TestContext } from 'node:test'
 import { test } from 'node:test'
+import { createDeflateRaw, createInflateRaw } from 'node:zlib'
 import { ALICE, ImapTestClient, startImapServer } from '../../../test/support/imap.ts'
 import { mailboxMessages } from '../../../test/support/mailbox.ts'
 
@@ -215,4 +216,61 @@ test('QUOTA (RFC 9208): GETQUOTAROOT, GETQUOTA, SETQUOTA refused, APPEND past it
     'q4 NO [NOPERM] Quotas are set by the server administrator',
   )
   assert.match((await client.command('q5', 'SETQUOTA "" (STORAGE)')).tagged, /^q5 BAD/)
+})
+
+test('COMPRESS=DEFLATE (RFC 4978): the OK in plain, then both directions deflated', async (t) => {
+  const { port } = await startImapServer(t)
+  const client = await session(t, port)
+  const body = mail('squeeze', 'z'.repeat(20_000))
+  await client.command('a1', `APPEND INBOX {${body.length}+}\r\n${body}`)
+  client.write('c1 COMPRESS DEFLATE\r\n')
+  assert.equal(await client.readLine(), 'c1 OK DEFLATE active')
+  const socket = client.socket
+  socket.removeAllListeners('data')
+  const deflate = createDeflateRaw()
+  const inflate = createInflateRaw()
+  deflate.pipe(socket)
+  // The test client's socket decodes to latin1 strings, which map back to the octets exactly.
+  socket.on('data', (chunk: string | Buffer) =>
+    inflate.write(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk),
+  )
+  let received = Buffer.alloc(0)
+  let onData = () => {}
+  inflate.on('data', (chunk: Buffer) => {
+    received = Buffer.concat([received, chunk])
+    onData()
+  })
+  const send = (text: string) => {
+    deflate.write(text)
+    deflate.flush()
+  }
+  const until = (marker: string) =>
+    new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${marker}: ${received}`)), 5000)
+      onData = () => {
+        if (!received.toString('latin1').includes(marker)) return
+        clearTimeout(timer)
+        resolve(received.toString('latin1'))
+      }
+      onData()
+    })
+  send('c2 SELECT INBOX\r\nc3 FETCH 1 BODY.PEEK[]\r\n')
+  const text = await until('c3 OK')
+  assert.ok(text.includes('* 1 EXISTS'))
+  assert.ok(text.includes(`BODY[] {${body.length}}\r\n${body})`))
+  send('c4 COMPRESS DEFLATE\r\n')
+  assert.match(await until('c4 '), /c4 NO \[COMPRESSIONACTIVE\]/)
+  send('c5 LOGOUT\r\n')
+  await until('c5 OK')
+})
+
+test('COMPRESS: input that does not inflate closes the connection, and the server goes on', async (t) => {
+  const { port } = await startImapServer(t)
+  const client = await session(t, port)
+  client.write('c1 COMPRESS DEFLATE\r\n')
+  assert.equal(await client.readLine(), 'c1 OK DEFLATE active')
+  client.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00, 0x13, 0x37]))
+  await client.closed()
+  const next = await session(t, port)
+  assert.equal((await next.command('n1', 'NOOP')).tagged, 'n1 OK NOOP completed')
 })

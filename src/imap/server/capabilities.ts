@@ -37,6 +37,7 @@ export function capabilities(session: ImapSession): string[] {
       'MULTIAPPEND', // RFC 3502
       `APPENDLIMIT=${session.deps.config.maxMessageSize}`, // RFC 7889 §3
       'IDLE', // RFC 2177
+      'COMPRESS=DEFLATE', // RFC 4978
       'QUOTA', // RFC 9208
       'QUOTA=RES-STORAGE',
       'QUOTA=RES-MESSAGE',
@@ -47,6 +48,13 @@ export function capabilities(session: ImapSession): string[] {
       'SORT=DISPLAY', // RFC 5957
       'THREAD=ORDEREDSUBJECT', // RFC 5256
       'THREAD=REFERENCES', // RFC 5256
+      'LIST-EXTENDED', // RFC 5258
+      'LIST-STATUS', // RFC 5819
+      'SPECIAL-USE', // RFC 6154
+      'CREATE-SPECIAL-USE', // RFC 6154 §3
+      'CHILDREN', // RFC 3348
+      'NAMESPACE', // RFC 2342
+      'STATUS=SIZE', // RFC 8438
     )
   }
   return caps

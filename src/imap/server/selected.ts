@@ -18,11 +18,11 @@ import { formatFlags } from './flags.ts'
 const SETTLE_TIMEOUT_MS = 2000
 
 /**
- * Per process, the highest UID of each mailbox that some session has already been told about:
+ * Per process and store, the highest UID of each mailbox that some session has been told about:
  * RFC 3501 §2.3.2 \Recent goes to the first session that learns of a message. Across nodes two
  * sessions may both see a message as recent, which the RFC allows when the server cannot know.
  */
-const recentClaims = new Map<number, number>()
+const recentClaimsByStore = new WeakMap<Store, Map<number, number>>()
 
 /** What a session says when it reports changes. */
 export interface UpdateOptions {
@@ -66,7 +66,15 @@ export class SelectedMailbox {
   /** Called when a change arrives (IDLE listens). */
   onChange: (() => void) | null = null
 
-  constructor(snapshot: MailboxSnapshot, options: { isReadOnly: boolean }) {
+  readonly #recentClaims: Map<number, number>
+
+  constructor(snapshot: MailboxSnapshot, options: { isReadOnly: boolean; store: Store }) {
+    let claims = recentClaimsByStore.get(options.store)
+    if (claims === undefined) {
+      claims = new Map()
+      recentClaimsByStore.set(options.store, claims)
+    }
+    this.#recentClaims = claims
     const { status } = snapshot
     this.mailbox = {
       id: status.id,
@@ -82,9 +90,9 @@ export class SelectedMailbox {
     this.highestModseq = status.highestModseq
     this.#seenModseq = status.highestModseq
     this.uidNext = status.uidNext
-    const claimed = recentClaims.get(status.id) ?? 0
+    const claimed = claims.get(status.id) ?? 0
     for (const uid of this.#uids) if (uid > claimed) this.#recent.add(uid)
-    if (!options.isReadOnly) claimRecent(status.id, status.uidNext - 1)
+    if (!options.isReadOnly) this.#claimRecent(status.uidNext - 1)
     this.#announcedRecent = this.#recent.size
   }
 
@@ -283,9 +291,9 @@ export class SelectedMailbox {
         this.#uids.push(uid)
         this.#messages.set(uid, event.message)
         if (uid >= this.uidNext) this.uidNext = uid + 1
-        if (uid > (recentClaims.get(this.mailbox.id) ?? 0)) {
+        if (uid > (this.#recentClaims.get(this.mailbox.id) ?? 0)) {
           this.#recent.add(uid)
-          if (!this.isReadOnly) claimRecent(this.mailbox.id, uid)
+          if (!this.isReadOnly) this.#claimRecent(uid)
         }
         continue
       }
@@ -372,6 +380,11 @@ export class SelectedMailbox {
     return this.#search(uid, this.#uids.length)
   }
 
+  #claimRecent(uid: number): void {
+    const id = this.mailbox.id
+    if ((this.#recentClaims.get(id) ?? 0) < uid) this.#recentClaims.set(id, uid)
+  }
+
   #remove(seq: number): void {
     const uid = this.#uids[seq - 1] as number
     this.#uids.splice(seq - 1, 1)
@@ -379,8 +392,4 @@ export class SelectedMailbox {
     if (this.#recent.delete(uid)) this.#announcedRecent = Math.max(0, this.#announcedRecent - 1)
     if (seq <= this.#announced) this.#announced -= 1
   }
-}
-
-function claimRecent(mailboxId: number, uid: number): void {
-  if ((recentClaims.get(mailboxId) ?? 0) < uid) recentClaims.set(mailboxId, uid)
 }

@@ -80,7 +80,7 @@ async function open(
     return
   }
   const snapshot = await session.deps.store.openMailbox(mailbox.id)
-  const selected = new SelectedMailbox(snapshot, { isReadOnly })
+  const selected = new SelectedMailbox(snapshot, { isReadOnly, store: session.deps.store })
   session.select(selected)
   await sendSelectData(session, selected, snapshot.status, snapshot.messages, mailbox)
   if (qresync !== null && qresync.uidValidity === mailbox.uidValidity) {
