@@ -120,6 +120,7 @@ function parseEntity(
   start: number,
   depth: number,
   defaultType: ContentType,
+  isMultipartChild = false,
 ): { part: MimePart; stop: Delimiter | null } {
   state.partCount += 1
   const { bytes, limits } = state
@@ -169,7 +170,7 @@ function parseEntity(
         stop = findDelimiterAtLevelOrAbove(state, stop.next, level)
         break
       }
-      const child = parseEntity(state, stop.next, depth + 1, childDefault)
+      const child = parseEntity(state, stop.next, depth + 1, childDefault, true)
       part.children.push(child.part)
       stop = child.stop
     }
@@ -196,6 +197,20 @@ function parseEntity(
     state.isTruncated = true
   }
   stop = findDelimiter(state, part.bodyStart)
+  const isEmptyPart =
+    isMultipartChild &&
+    stop !== null &&
+    header.fields.length === 0 &&
+    stop.breakStart === part.bodyStart &&
+    part.bodyStart - start <= 2 &&
+    stop.level === topLevel
+  if (isEmptyPart) {
+    // An empty part ("--b" CRLF CRLF "--b"): the one line break is the next delimiter's (RFC
+    // 2046 §5.1.1), so the part has neither header nor body, as Dovecot also reads it.
+    part.bodyStart = start
+    part.bodyEnd = start
+    return { part, stop }
+  }
   part.bodyEnd = bodyEndBefore(stop, part.bodyStart, bytes.length)
   return { part, stop }
 }

@@ -105,22 +105,25 @@ const CRLF = Buffer.from('\r\n')
 
 export type BinaryResult =
   | { ok: true; content: Buffer }
-  | { ok: false; reason: 'no-such-part' | 'not-a-leaf' | 'unknown-cte' }
+  | { ok: false; reason: 'no-such-part' | 'unknown-cte' }
 
 /** Transfer encodings RFC 3516 asks a server to undo; others are reported as UNKNOWN-CTE. */
 const KNOWN_ENCODINGS = new Set(['7bit', '8bit', 'binary', 'base64', 'quoted-printable'])
 
 /**
- * BINARY[path]: the part's body with its Content-Transfer-Encoding undone (RFC 3516 §4.2).
- * A multipart has no single encoding to undo.
+ * BINARY[path]: the part's body with its Content-Transfer-Encoding undone (RFC 3516 §4.2). A
+ * multipart (or message) part's encoding is 7bit, 8bit or binary (RFC 2045 §6.4), so its body
+ * comes as it is, as Dovecot sends it.
  */
 export function binarySection(message: ParsedMessage, path: readonly number[]): BinaryResult {
   const part = findPart(message, path)
   if (part === null) return { ok: false, reason: 'no-such-part' }
   // BINARY[] is the whole message: a message as such has no transfer encoding to undo.
   if (path.length === 0) return { ok: true, content: message.bytes }
-  if (part.contentType.type === 'multipart') return { ok: false, reason: 'not-a-leaf' }
   const { bytes } = message
+  if (part.contentType.type === 'multipart') {
+    return { ok: true, content: bytes.subarray(part.bodyStart, part.bodyEnd) }
+  }
   const written = transferEncodingValue(bytes, part.header.fields)
   const encoding = transferEncodingToken(written).toLowerCase() || '7bit'
   if (!KNOWN_ENCODINGS.has(encoding)) return { ok: false, reason: 'unknown-cte' }

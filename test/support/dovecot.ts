@@ -53,9 +53,12 @@ export interface Dovecot {
  * Starts Dovecot with a generated config in a temporary directory (./dovecot-instance.ts): IMAP
  * only, on 127.0.0.1 and a free port, no TLS, one passwd-file user, a maildir in the same
  * directory. Nothing under /etc/dovecot or /var is read or written. Dovecot is stopped and the
- * directory removed when the test ends.
+ * directory removed when the test ends. `settings` adds top-level dovecot.conf lines.
  */
-export async function startDovecot(t: TestContext): Promise<Dovecot> {
+export async function startDovecot(
+  t: TestContext,
+  options: { settings?: string } = {},
+): Promise<Dovecot> {
   if (!existsSync(DOVECOT_BINARY)) {
     throw new Error(
       `Cannot start Dovecot, "${DOVECOT_BINARY}" is missing: install dovecot-imapd (apt-get install -y dovecot-imapd)`,
@@ -84,7 +87,7 @@ export async function startDovecot(t: TestContext): Promise<Dovecot> {
 
   const started = await startDovecotMaster({
     files,
-    config: (port) => imapConfig(files, port, identity),
+    config: (port) => imapConfig(files, port, identity, options.settings ?? ''),
     connect: (port, timeoutMs) => ImapConnection.open(port, timeoutMs),
     stopTimeoutMs: STOP_TIMEOUT_MS,
   })
@@ -128,7 +131,12 @@ export async function startDovecot(t: TestContext): Promise<Dovecot> {
   }
 }
 
-function imapConfig(files: DovecotDir, port: number, identity: DovecotIdentity): string {
+function imapConfig(
+  files: DovecotDir,
+  port: number,
+  identity: DovecotIdentity,
+  settings: string,
+): string {
   return dovecotConfig({
     files,
     generatedBy: 'test/support/dovecot.ts for one test',
@@ -136,7 +144,7 @@ function imapConfig(files: DovecotDir, port: number, identity: DovecotIdentity):
     identity,
     passwordScheme: 'PLAIN',
     listeners: [{ protocol: 'imap', port }],
-    settings: 'mail_fsync = never\n',
+    settings: `mail_fsync = never\n${settings}`,
   })
 }
 

@@ -96,9 +96,7 @@ export async function fetch(session: ImapSession, command: ImapCommand, isUid: b
       const text =
         error.reason === 'unknown-cte'
           ? "[UNKNOWN-CTE] Cannot decode the part's transfer encoding"
-          : error.reason === 'not-a-leaf'
-            ? 'BINARY of a multipart part'
-            : 'No such part'
+          : 'No such part'
       await session.tagged(tag, 'NO', text)
       return
     }
@@ -294,8 +292,8 @@ async function sendMessage(
 
 /** RFC 3516 §4.2: a BINARY of a part whose encoding cannot be undone. */
 export class BinaryError extends Error {
-  readonly reason: 'no-such-part' | 'not-a-leaf' | 'unknown-cte'
-  constructor(reason: 'no-such-part' | 'not-a-leaf' | 'unknown-cte') {
+  readonly reason: 'no-such-part' | 'unknown-cte'
+  constructor(reason: 'no-such-part' | 'unknown-cte') {
     super(reason)
     this.reason = reason
   }
@@ -320,8 +318,20 @@ function slice(bytes: Buffer, partial: FetchPartial | null): Buffer {
   return bytes.subarray(partial.offset, partial.offset + partial.length)
 }
 
+/**
+ * A literal of octets as stored. A literal carries CHAR8, which excludes NUL (RFC 9051 §4.3,
+ * §9); only BINARY's literal8 may hold one, so a NUL in stored bytes goes as 0x80, as Dovecot
+ * sends it, and the length stays the same.
+ */
 function literal(bytes: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(`{${bytes.length}}\r\n`), bytes])
+  return Buffer.concat([Buffer.from(`{${bytes.length}}\r\n`), withoutNul(bytes)])
+}
+
+function withoutNul(bytes: Buffer): Buffer {
+  if (!bytes.includes(0)) return bytes
+  const copy = Buffer.from(bytes)
+  for (let i = copy.indexOf(0); i >= 0; i = copy.indexOf(0, i + 1)) copy[i] = 0x80
+  return copy
 }
 
 /** RFC 3516 §4.2: decoded content with NUL goes as literal8 ("~{n}"). */
@@ -349,7 +359,7 @@ async function streamWhole(
   let sent = 0
   for await (const chunk of store.readMessage(record.blobId, start, end)) {
     sent += chunk.length
-    await session.send(chunk)
+    await session.send(withoutNul(chunk))
   }
   if (sent !== end - start) throw new Error(`message ${record.blobId} is shorter than recorded`)
 }

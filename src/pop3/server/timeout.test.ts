@@ -38,7 +38,8 @@ test('an idle session is told -ERR and closed after the timeout', async (t) => {
 })
 
 test('a client that stops reading in the middle of a RETR is cut without a goodbye in the message', async (t) => {
-  const { store, port } = await startShortTimeoutServer(t, 300)
+  // Long enough for a login (argon2id) on a loaded machine; the stall below outlasts it.
+  const { store, port } = await startShortTimeoutServer(t, 1000)
   const account = await store.getAccount(ALICE.address)
   const inbox = account === null ? null : await store.getMailbox(account.id, 'INBOX')
   assert.ok(inbox !== null)
@@ -51,7 +52,7 @@ test('a client that stops reading in the middle of a RETR is cut without a goodb
   client.write('RETR 1\r\n')
   // Stop reading: the server's writes back up until its idle timer fires.
   client.socket.pause()
-  await new Promise((resolve) => setTimeout(resolve, 1500))
+  await new Promise((resolve) => setTimeout(resolve, 3000))
   const received: string[] = []
   client.socket.removeAllListeners('data')
   client.socket.on('data', (chunk: string) => received.push(chunk))
