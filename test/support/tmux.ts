@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
-import { makeTempDir } from './temp-dir.ts'
 
 // A full-screen terminal program (mutt) driven the way a person would: it runs in a detached
 // tmux session on a tmux server of its own (its socket in a temporary directory, so no one
@@ -29,7 +30,9 @@ export class TmuxSession {
     command: string,
     options: { env?: Record<string, string>; cwd?: string; width?: number; height?: number } = {},
   ): Promise<TmuxSession> {
-    const socket = path.join(makeTempDir(t, 'postern-tmux-'), 'tmux.sock')
+    // Not makeTempDir: its cleanup may run before kill(), and a tmux server whose socket is gone
+    // can no longer be told to exit. kill() removes the directory once the server is gone.
+    const socket = path.join(mkdtempSync(path.join(tmpdir(), 'postern-tmux-')), 'tmux.sock')
     const session = new TmuxSession(socket)
     const env = Object.entries(options.env ?? {}).flatMap(([key, value]) => [
       '-e',
@@ -105,6 +108,7 @@ export class TmuxSession {
     if (this.#isClosed) return
     this.#isClosed = true
     await this.#tmux(['kill-server']).catch(() => {})
+    rmSync(path.dirname(this.#socket), { recursive: true, force: true })
   }
 
   #tmux(args: string[]) {
