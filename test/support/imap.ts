@@ -62,9 +62,10 @@ export class ImapTestClient extends TextClient {
     return new ImapTestClient(await connectSocket(t, port, options), 'latin1')
   }
 
-  /** Sends `${tag} ${text}` and reads up to the tagged response for `tag`. */
+  /** Sends `${tag} ${text}` (a binary string) and reads up to the tagged response for `tag`. */
   async command(tag: string, text: string): Promise<ImapResponse> {
-    this.write(`${tag} ${text}\r\n`)
+    // A binary string, like the responses: one char per octet.
+    this.write(Buffer.from(`${tag} ${text}\r\n`, 'latin1'))
     return this.response(tag)
   }
 

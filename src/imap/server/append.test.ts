@@ -274,3 +274,24 @@ test('COMPRESS: input that does not inflate closes the connection, and the serve
   const next = await session(t, port)
   assert.equal((await next.command('n1', 'NOOP')).tagged, 'n1 OK NOOP completed')
 })
+
+test('UTF8=ACCEPT (RFC 6855): APPEND UTF8 (literal8), UTF-8 mailbox names both ways', async (t) => {
+  const { port, store } = await startImapServer(t)
+  const client = await session(t, port, 'UTF8=ACCEPT')
+  const octets = Buffer.from('From: bob@example.org\r\nSubject: Grüße\r\n\r\nSchöne Grüße\r\n')
+  const text = octets.toString('latin1')
+  const name = Buffer.from('Entwürfe', 'utf8').toString('latin1')
+  assert.match((await client.command('c1', `CREATE {${name.length}+}\r\n${name}`)).tagged, /^c1 OK/)
+  const appended = await client.command(
+    'a1',
+    `APPEND {${name.length}+}\r\n${name} UTF8 (~{${text.length}+}\r\n${text})`,
+  )
+  assert.match(appended.tagged, /^a1 OK \[APPENDUID \d+ 1\]/)
+  const stored = await mailboxMessages(store, ALICE.address, 'Entwürfe')
+  assert.deepEqual(stored, [octets])
+  const listed = await client.command('l1', 'LIST "" "Entw*"')
+  assert.deepEqual(listed.untagged, [`* LIST (\\HasNoChildren) "/" {${name.length}}\r\n${name}`])
+  const other = await session(t, port)
+  const legacy = await other.command('l2', 'LIST "" "Entw*"')
+  assert.deepEqual(legacy.untagged, ['* LIST (\\HasNoChildren) "/" "Entw&APw-rfe"'])
+})
