@@ -12,6 +12,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(): Promise<BenchResult | Be
   smtp: () => import('./smtp/smtp.bench.ts'),
   relay: () => import('./relay/relay.bench.ts'),
   pop3: () => import('./pop3/pop3.bench.ts'),
+  imap: () => import('./imap/imap.bench.ts'),
 }
 
 const wanted = process.argv.slice(2).filter((arg) => !arg.startsWith('--'))
