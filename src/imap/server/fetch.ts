@@ -372,15 +372,25 @@ async function readAll(store: Store, blobId: string): Promise<Buffer> {
 
 /** The header alone (up to and including the blank line), read until it ends. */
 export async function readHeader(store: Store, blobId: string, size: number): Promise<Buffer> {
+  // Most headers fit in the first few KiB: read that much, and more only while no blank line.
   let sofar: Buffer = Buffer.alloc(0)
-  for await (const chunk of store.readMessage(blobId, 0, size)) {
-    const searchFrom = Math.max(0, sofar.length - 3)
-    sofar = sofar.length === 0 ? chunk : Buffer.concat([sofar, chunk])
-    const end = headerEnd(sofar, searchFrom)
-    if (end >= 0) return sofar.subarray(0, end)
+  let want = HEADER_READ_OCTETS
+  while (sofar.length < size) {
+    const end = Math.min(size, sofar.length + want)
+    for await (const chunk of store.readMessage(blobId, sofar.length, end)) {
+      const searchFrom = Math.max(0, sofar.length - 3)
+      sofar = sofar.length === 0 ? chunk : Buffer.concat([sofar, chunk])
+      const found = headerEnd(sofar, searchFrom)
+      if (found >= 0) return sofar.subarray(0, found)
+    }
+    if (sofar.length < end) break // the bytes ended early
+    want *= 4
   }
   return sofar
 }
+
+/** The first read of a header; a longer one is read on in growing steps. */
+const HEADER_READ_OCTETS = 8192
 
 /** The offset just past the blank line that ends a header (CRLF or bare LF), or -1. */
 function headerEnd(bytes: Buffer, from: number): number {
