@@ -98,3 +98,71 @@ test('concurrent deliveries through both nodes never share or reuse a UID', asyn
   )
   assert.deepEqual(fromB, fromA)
 })
+
+test('SIGKILL node A during deliveries: nothing acknowledged is lost, node B keeps serving', async (t) => {
+  const { a, b, store } = await twoNodes(t)
+  const idle = await imap(t, b.ports.imap)
+  idle.write('i1 IDLE\r\n')
+  assert.equal(await idle.readLine(), '+ idling')
+  const acknowledged = new Set<string>()
+  let next = 0
+  const sender = async () => {
+    let smtp: SmtpTestClient
+    try {
+      smtp = await SmtpTestClient.connect(t, a.ports.smtp)
+      await smtp.read()
+      await smtp.ehlo()
+    } catch {
+      return
+    }
+    for (;;) {
+      const subject = `kill-${next}`
+      next += 1
+      try {
+        const body = `${'x'.repeat(70)}\r\n`.repeat(1 + (next % 100))
+        const reply = await smtp.send(
+          'load@remote.test',
+          [ALICE.address],
+          `Subject: ${subject}\r\n\r\n${body}`,
+        )
+        if (reply.code === 250) acknowledged.add(subject)
+      } catch {
+        return
+      }
+    }
+  }
+  const senders = Array.from({ length: 3 }, () => sender())
+  await new Promise((resolve) => setTimeout(resolve, 400 + Math.floor(Math.random() * 400)))
+  await a.stop('SIGKILL')
+  await Promise.all(senders)
+  assert.ok(acknowledged.size > 0, 'no message was acknowledged before the kill')
+
+  // B still takes mail and serves IMAP; its IDLE session was told of the deliveries.
+  await deliver(t, b.ports.smtp, 'after the kill')
+  idle.write('DONE\r\n')
+  const done = await idle.response('i1', 5000)
+  assert.match(done.tagged, /^i1 OK/)
+  assert.ok(
+    done.untagged.some((line) => / EXISTS$/.test(line)),
+    'the IDLE session on B heard of no delivery',
+  )
+  const account = await store.getAccount(ALICE.address)
+  const inbox = account && (await store.getMailbox(account.id, 'INBOX'))
+  assert.ok(inbox)
+  const records = await store.getMessages(inbox.id, [[1, 2 ** 32 - 1]])
+  const subjects = new Map<string, number>()
+  for (const record of records) {
+    const chunks: Buffer[] = []
+    for await (const chunk of store.readMessage(record.blobId)) chunks.push(chunk)
+    const subject = /\r\nSubject: ([^\r]+)\r\n/.exec(Buffer.concat(chunks).toString('latin1'))?.[1]
+    assert.ok(subject, 'every stored message is whole')
+    subjects.set(subject, (subjects.get(subject) ?? 0) + 1)
+  }
+  for (const subject of acknowledged) assert.equal(subjects.get(subject), 1, `${subject} lost`)
+  for (const [subject, count] of subjects)
+    assert.equal(count, 1, `${subject} stored ${count} times`)
+  assert.equal(subjects.get('after the kill'), 1)
+  const fetched = await imap(t, b.ports.imap)
+  const status = await fetched.command('st', 'STATUS INBOX (MESSAGES)')
+  assert.deepEqual(status.untagged, [`* STATUS "INBOX" (MESSAGES ${records.length})`])
+})
