@@ -10,6 +10,7 @@ import {
   ParseError,
   parseFetchRequest,
   parseSequenceSet,
+  resolveSequenceSet,
   setsSeen,
 } from '../proto/index.ts'
 import type { ImapCommand } from './command.ts'
@@ -169,11 +170,7 @@ async function sendVanishedEarlier(
 ): Promise<void> {
   const changes = await session.deps.store.changesSince(selected.mailbox.id, since)
   const wanted = new Set<number>()
-  const ranges = set.ranges.map(({ from, to }) => {
-    const a = from === '*' ? selected.maxUid : from
-    const b = to === '*' ? selected.maxUid : to
-    return [Math.min(a, b), Math.max(a, b)] as const
-  })
+  const ranges = resolveSequenceSet(set, selected.maxUid)
   for (const { uid } of changes.expunged) {
     if (ranges.some(([low, high]) => uid >= low && uid <= high)) wanted.add(uid)
   }

@@ -65,7 +65,7 @@ export function usesModseq(key: SearchKey): boolean {
 }
 
 /** Every node of a key, parents before children, children left to right; no recursion. */
-function* walk(key: SearchKey): Generator<SearchKey> {
+export function* walk(key: SearchKey): Generator<SearchKey> {
   const stack = [key]
   for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
     yield node

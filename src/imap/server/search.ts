@@ -1,18 +1,7 @@
 import type { MessageRecord } from '../../store/index.ts'
-import type { SearchKey, SearchRequest } from '../proto/index.ts'
-import { evaluateSearch, type SearchCandidate, textQueries } from './search-eval.ts'
+import type { SearchRequest } from '../proto/index.ts'
+import { evaluateSearch, type SearchCandidate, textQueries, walk } from './search-eval.ts'
 import type { ImapSession } from './session.ts'
-
-/** Every node of a key, iteratively (keys may nest as deep as MAX_SEARCH_KEY_DEPTH). */
-function* nodes(key: SearchKey): Generator<SearchKey> {
-  const stack: SearchKey[] = [key]
-  for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
-    yield node
-    if (node.kind === 'not') stack.push(node.key)
-    else if (node.kind === 'or') stack.push(node.left, node.right)
-    else if (node.kind === 'and') stack.push(...node.keys)
-  }
-}
 
 /**
  * The messages of the selected mailbox that match a SEARCH (or SORT/THREAD) key, in sequence
@@ -29,7 +18,7 @@ export async function matchingMessages(
   const { store } = session.deps
   let needsRecords = false
   let needsSentDates = false
-  for (const node of nodes(request.key)) {
+  for (const node of walk(request.key)) {
     if (node.kind === 'modseq') session.enabled.add('CONDSTORE') // RFC 7162 §3.1.5
     if (node.kind === 'size' || node.kind === 'older' || node.kind === 'younger')
       needsRecords = true
