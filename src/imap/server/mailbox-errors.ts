@@ -1,6 +1,7 @@
 import {
   ConflictError,
   InvalidNameError,
+  type Mailbox,
   NotFoundError,
   QuotaExceededError,
 } from '../../store/index.ts'
@@ -46,4 +47,20 @@ export async function withStoreErrors(
   } catch (error) {
     if (!(await answerStoreError(session, tag, error, codes))) throw error
   }
+}
+
+/**
+ * The logged-in account's mailbox of that name, or null once NO [NONEXISTENT] (RFC 5530) has
+ * been answered; a null name (one no mailbox can have) is answered the same way.
+ */
+export async function mailboxNamed(
+  session: ImapSession,
+  tag: string,
+  name: string | null,
+): Promise<Mailbox | null> {
+  const account = session.account
+  if (account === null) throw new Error('a mailbox command without an account')
+  const mailbox = name === null ? null : await session.deps.store.getMailbox(account.id, name)
+  if (mailbox === null) await session.tagged(tag, 'NO', '[NONEXISTENT] No such mailbox')
+  return mailbox
 }

@@ -1,5 +1,5 @@
 import { AUTHENTICATED, type ImapCommandEntry } from '../command.ts'
-import { withStoreErrors } from '../mailbox-errors.ts'
+import { mailboxNamed, withStoreErrors } from '../mailbox-errors.ts'
 import { decodeWireName } from '../mailbox-name.ts'
 
 /**
@@ -16,14 +16,9 @@ export const deleteCommand: ImapCommandEntry = {
     reader.space()
     const octets = reader.astring()
     reader.end()
-    const account = session.account
-    if (account === null) throw new Error('DELETE without an account')
     const { store } = session.deps
-    const mailbox = await store.getMailbox(account.id, decodeWireName(octets, session.utf8))
-    if (mailbox === null) {
-      await session.tagged(tag, 'NO', '[NONEXISTENT] No such mailbox')
-      return
-    }
+    const mailbox = await mailboxNamed(session, tag, decodeWireName(octets, session.utf8))
+    if (mailbox === null) return
     if (mailbox.name === 'INBOX') {
       await session.tagged(tag, 'NO', '[CANNOT] INBOX cannot be deleted')
       return

@@ -1,6 +1,7 @@
 import type { QuotaUsage } from '../../../store/index.ts'
 import { formatString, ParseError } from '../../proto/index.ts'
 import { AUTHENTICATED, type ImapCommandEntry } from '../command.ts'
+import { mailboxNamed } from '../mailbox-errors.ts'
 import { readMailboxName, wireName } from '../mailbox-name.ts'
 
 /**
@@ -34,11 +35,8 @@ export const getquotaroot: ImapCommandEntry = {
     reader.space()
     const name = readMailboxName(reader, session.utf8)
     reader.end()
-    const mailbox = await session.deps.store.getMailbox(account.id, name)
-    if (mailbox === null) {
-      await session.tagged(tag, 'NO', '[NONEXISTENT] No such mailbox')
-      return
-    }
+    const mailbox = await mailboxNamed(session, tag, name)
+    if (mailbox === null) return
     const usage = await session.deps.store.getQuotaUsage(account.id)
     await session.untagged(
       `QUOTAROOT ${formatString(wireName(mailbox.name, session.utf8))} ${ROOT}`,

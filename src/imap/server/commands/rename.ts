@@ -1,6 +1,6 @@
 import { ConflictError, checkMailboxName } from '../../../store/index.ts'
 import { AUTHENTICATED, type ImapCommandEntry } from '../command.ts'
-import { answerStoreError } from '../mailbox-errors.ts'
+import { answerStoreError, mailboxNamed } from '../mailbox-errors.ts'
 import { decodeWireName, HIERARCHY_DELIMITER } from '../mailbox-name.ts'
 
 /**
@@ -20,11 +20,8 @@ export const rename: ImapCommandEntry = {
     const account = session.account
     if (account === null) throw new Error('RENAME without an account')
     const { store } = session.deps
-    const mailbox = await store.getMailbox(account.id, decodeWireName(from, session.utf8))
-    if (mailbox === null) {
-      await session.tagged(tag, 'NO', '[NONEXISTENT] No such mailbox')
-      return
-    }
+    const mailbox = await mailboxNamed(session, tag, decodeWireName(from, session.utf8))
+    if (mailbox === null) return
     let newName = ''
     try {
       newName = checkMailboxName(decodeWireName(to, session.utf8))

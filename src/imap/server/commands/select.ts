@@ -13,6 +13,7 @@ import {
   resolveSequenceSet,
 } from '../../proto/index.ts'
 import { AUTHENTICATED, type ImapCommandEntry } from '../command.ts'
+import { mailboxNamed } from '../mailbox-errors.ts'
 import { HIERARCHY_DELIMITER, readMailboxName, wireName } from '../mailbox-name.ts'
 import { SelectedMailbox } from '../selected.ts'
 import type { ImapSession } from '../session.ts'
@@ -72,13 +73,8 @@ async function open(
       await session.untagged('OK [CLOSED] Previous mailbox is now closed')
     }
   }
-  const account = session.account
-  if (account === null) throw new Error('SELECT without an account')
-  const mailbox = name === null ? null : await session.deps.store.getMailbox(account.id, name)
-  if (mailbox === null) {
-    await session.tagged(tag, 'NO', '[NONEXISTENT] No such mailbox')
-    return
-  }
+  const mailbox = await mailboxNamed(session, tag, name)
+  if (mailbox === null) return
   const snapshot = await session.deps.store.openMailbox(mailbox.id)
   const selected = new SelectedMailbox(snapshot, { isReadOnly, store: session.deps.store })
   session.select(selected)

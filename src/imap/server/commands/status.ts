@@ -1,7 +1,7 @@
 import type { Mailbox } from '../../../store/index.ts'
 import { type CommandReader, formatString, ParseError } from '../../proto/index.ts'
 import { AUTHENTICATED, type ImapCommandEntry } from '../command.ts'
-import { withStoreErrors } from '../mailbox-errors.ts'
+import { mailboxNamed, withStoreErrors } from '../mailbox-errors.ts'
 import { decodeWireName, wireName } from '../mailbox-name.ts'
 import type { ImapSession } from '../session.ts'
 
@@ -111,15 +111,10 @@ export const status: ImapCommandEntry = {
     const items = readStatusItems(reader)
     reader.end()
     enableCondstoreFor(session, items)
-    const account = session.account
-    if (account === null) throw new Error('STATUS without an account')
     // The store finds no mailbox for a name it could not hold, so no check is needed here.
     const name = decodeWireName(octets, session.utf8)
-    const mailbox = await session.deps.store.getMailbox(account.id, name)
-    if (mailbox === null) {
-      await session.tagged(tag, 'NO', '[NONEXISTENT] No such mailbox')
-      return
-    }
+    const mailbox = await mailboxNamed(session, tag, name)
+    if (mailbox === null) return
     // A mailbox deleted by another session in the meantime is answered NONEXISTENT all the same.
     await withStoreErrors(session, tag, async () => {
       await session.untagged(await statusResponse(session, mailbox, items))
