@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type pg from 'pg'
 import { type BlobId, BlobNotFoundError, type BlobStore, isBlobId } from '../index.ts'
-import { one } from './database.ts'
+import { one, run } from './database.ts'
 
 /** Octets read per query when a blob is streamed. */
 const READ_CHUNK = 1024 * 1024
@@ -19,7 +19,8 @@ export function createPostgresBlobStore(pool: pg.Pool): BlobStore {
       else for await (const chunk of source) chunks.push(Buffer.from(chunk))
       const bytes = Buffer.concat(chunks)
       const id = createHash('sha256').update(bytes).digest('hex')
-      await pool.query(
+      await run(
+        pool,
         'INSERT INTO blob_data (blob_id, bytes) VALUES ($1, $2) ON CONFLICT DO NOTHING',
         [id, bytes],
       )
@@ -34,14 +35,20 @@ export function createPostgresBlobStore(pool: pg.Pool): BlobStore {
 
     async *read(id, start = 0, end) {
       if (!isBlobId(id)) throw new BlobNotFoundError(id)
-      const row = await one<{ size: number }>(
+      // The size comes with the first chunk: a small range (a header, a whole message) is one
+      // round trip.
+      const first = Math.min(READ_CHUNK, Math.max(0, (end ?? Number.MAX_SAFE_INTEGER) - start))
+      const row = await one<{ size: number; part: Buffer }>(
         pool,
-        'SELECT octet_length(bytes)::bigint AS size FROM blob_data WHERE blob_id = $1',
-        [id],
+        `SELECT octet_length(bytes)::bigint AS size, substring(bytes FROM $2 FOR $3) AS part
+         FROM blob_data WHERE blob_id = $1`,
+        [id, start + 1, first],
       )
       if (!row) throw new BlobNotFoundError(id)
       const stop = Math.min(end ?? row.size, row.size)
-      for (let offset = start; offset < stop; offset += READ_CHUNK) {
+      if (start >= stop) return
+      yield row.part
+      for (let offset = start + row.part.length; offset < stop; offset += READ_CHUNK) {
         const length = Math.min(READ_CHUNK, stop - offset)
         const chunk = await one<{ part: Buffer }>(
           pool,
@@ -61,7 +68,7 @@ export function createPostgresBlobStore(pool: pg.Pool): BlobStore {
     },
 
     async delete(id) {
-      await pool.query('DELETE FROM blob_data WHERE blob_id = $1', [id])
+      await run(pool, 'DELETE FROM blob_data WHERE blob_id = $1', [id])
     },
   }
   return store

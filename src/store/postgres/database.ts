@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import pg from 'pg'
 
 export type Client = pg.ClientBase
@@ -24,12 +25,40 @@ export function createPool(url: string, max = 10): pg.Pool {
   })
 }
 
+/** Statement texts given a name so far (text → name); see run(). */
+const statementNames = new Map<string, string>()
+/**
+ * Texts named at most: the store's statements are a fixed set well below this; a text built
+ * from input beyond it runs unnamed rather than growing every connection's cache.
+ */
+const MAX_NAMED_STATEMENTS = 500
+
+/**
+ * Runs one statement. One with parameters runs as a named prepared statement: each pooled
+ * connection parses it once and PostgreSQL may keep its plan, instead of parsing and planning
+ * the text on every call (which cost as much server CPU as running the store's small queries).
+ * A statement whose best plan depends on its parameter values (a LIKE pattern) calls
+ * client.query itself.
+ */
+export function run(client: Client | pg.Pool, sql: string, params: unknown[] = []) {
+  if (params.length === 0) return client.query(sql)
+  return client.query({ name: statementName(sql), text: sql, values: params })
+}
+
+function statementName(sql: string): string | undefined {
+  const known = statementNames.get(sql)
+  if (known !== undefined || statementNames.size >= MAX_NAMED_STATEMENTS) return known
+  const name = `postern_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`
+  statementNames.set(sql, name)
+  return name
+}
+
 export async function one<T = Row>(client: Client | pg.Pool, sql: string, params: unknown[] = []) {
-  return (await client.query(sql, params)).rows[0] as T | undefined
+  return (await run(client, sql, params)).rows[0] as T | undefined
 }
 
 export async function all<T = Row>(client: Client | pg.Pool, sql: string, params: unknown[] = []) {
-  return (await client.query(sql, params)).rows as T[]
+  return (await run(client, sql, params)).rows as T[]
 }
 
 /**
@@ -40,13 +69,16 @@ export async function all<T = Row>(client: Client | pg.Pool, sql: string, params
 export async function transaction<T>(
   pool: pg.Pool,
   work: (client: pg.PoolClient) => Promise<T>,
+  options: { isSnapshot?: boolean } = {},
 ): Promise<T> {
+  // A snapshot: every read of `work` sees the database as of its first one, and it writes nothing.
+  const begin = options.isSnapshot ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN'
   for (let attempt = 1; ; attempt += 1) {
     const client = await pool.connect()
     let isBroken = false
     try {
       try {
-        await client.query('BEGIN')
+        await client.query(begin)
       } catch (error) {
         // A pooled connection the server has cut (a restart, a failover) fails here, before
         // anything was sent: safe to run again on a fresh connection.

@@ -10,7 +10,7 @@ import {
   type QuotaLimits,
   shape,
 } from '../index.ts'
-import { all, isUniqueViolation, one, transaction } from './database.ts'
+import { all, isUniqueViolation, one, run, transaction } from './database.ts'
 import { insertMailbox } from './mailbox-rows.ts'
 
 // Domains, accounts and aliases, as the SQLite backend keeps them (names compared exactly).
@@ -37,7 +37,7 @@ export async function removeDomain(pool: pg.Pool, name: string): Promise<void> {
     if (await one(client, 'SELECT 1 FROM aliases WHERE domain = $1 LIMIT 1', [name])) {
       throw new ConflictError(`Domain ${name} still has aliases; remove them first`)
     }
-    await client.query('DELETE FROM domains WHERE name = $1', [name])
+    await run(client, 'DELETE FROM domains WHERE name = $1', [name])
   })
 }
 
@@ -94,14 +94,14 @@ export async function addAccount(
       // can still fill a database from before schema version 4, which has no such column.
       const { apopSecret } = input.credentials
       if (apopSecret != null) {
-        await client.query('UPDATE accounts SET apop_secret = $1 WHERE id = $2', [
+        await run(client, 'UPDATE accounts SET apop_secret = $1 WHERE id = $2', [
           apopSecret,
           account.id,
         ])
       }
       for (const [name, role] of shape.DEFAULT_MAILBOXES) {
         await insertMailbox(client, account.id, name, role)
-        await client.query('INSERT INTO subscriptions (account_id, name) VALUES ($1, $2)', [
+        await run(client, 'INSERT INTO subscriptions (account_id, name) VALUES ($1, $2)', [
           account.id,
           name,
         ])
@@ -130,12 +130,12 @@ export async function removeAccount(pool: pg.Pool, address: string): Promise<num
         [account.id],
       )
     ).map((row) => row.id)
-    await client.query('DELETE FROM messages WHERE mailbox_id = ANY($1)', [mailboxes])
-    await client.query('DELETE FROM expunged WHERE mailbox_id = ANY($1)', [mailboxes])
-    await client.query('DELETE FROM mailbox_locks WHERE mailbox_id = ANY($1)', [mailboxes])
-    await client.query('DELETE FROM mailboxes WHERE account_id = $1', [account.id])
-    await client.query('DELETE FROM subscriptions WHERE account_id = $1', [account.id])
-    await client.query('DELETE FROM accounts WHERE id = $1', [account.id])
+    await run(client, 'DELETE FROM messages WHERE mailbox_id = ANY($1)', [mailboxes])
+    await run(client, 'DELETE FROM expunged WHERE mailbox_id = ANY($1)', [mailboxes])
+    await run(client, 'DELETE FROM mailbox_locks WHERE mailbox_id = ANY($1)', [mailboxes])
+    await run(client, 'DELETE FROM mailboxes WHERE account_id = $1', [account.id])
+    await run(client, 'DELETE FROM subscriptions WHERE account_id = $1', [account.id])
+    await run(client, 'DELETE FROM accounts WHERE id = $1', [account.id])
     return mailboxes
   })
 }
@@ -193,7 +193,8 @@ export async function setCredentials(
   address: string,
   credentials: AccountCredentials,
 ): Promise<void> {
-  const result = await pool.query(
+  const result = await run(
+    pool,
     'UPDATE accounts SET password_hash = $1, scram_sha256 = $2, apop_secret = $3 WHERE address = $4',
     [credentials.passwordHash, credentials.scramSha256, credentials.apopSecret ?? null, address],
   )
@@ -206,7 +207,8 @@ export async function setQuota(
   quota: Partial<QuotaLimits>,
 ): Promise<void> {
   // A limit left out keeps its value: CASE on whether it was given.
-  const result = await pool.query(
+  const result = await run(
+    pool,
     `UPDATE accounts SET
        quota_storage = CASE WHEN $1 THEN $2::bigint ELSE quota_storage END,
        quota_messages = CASE WHEN $3 THEN $4::bigint ELSE quota_messages END
@@ -250,7 +252,8 @@ export async function addAlias(
       )?.last ?? 0,
     )
     for (const target of targets) {
-      const result = await client.query(
+      const result = await run(
+        client,
         `INSERT INTO aliases (source, target, domain, position) VALUES ($1, $2, $3, $4)
          ON CONFLICT DO NOTHING`,
         [source, target, domain, position + 1],
@@ -274,11 +277,11 @@ export async function removeAlias(
     if (!(await readAlias(client, source)))
       throw new NotFoundError(`Alias ${source} does not exist`)
     if (targets === undefined) {
-      await client.query('DELETE FROM aliases WHERE source = $1', [source])
+      await run(client, 'DELETE FROM aliases WHERE source = $1', [source])
       return
     }
     for (const target of targets) {
-      const result = await client.query('DELETE FROM aliases WHERE source = $1 AND target = $2', [
+      const result = await run(client, 'DELETE FROM aliases WHERE source = $1 AND target = $2', [
         source,
         target,
       ])

@@ -6,7 +6,7 @@ import {
   planMailboxLock,
   toMailboxLockRow,
 } from '../index.ts'
-import { type Client, one, transaction } from './database.ts'
+import { type Client, one, run, transaction } from './database.ts'
 import { mailboxRow } from './mailbox-rows.ts'
 
 // POP3's mailbox locks (store/mailbox-lock.ts) for every node at once. Whoever changes a lock
@@ -33,7 +33,8 @@ export async function lockMailbox(
     const now = await databaseNow(client)
     const { result, next } = planMailboxLock(await readLock(client, mailboxId), request, now)
     if (next) {
-      await client.query(
+      await run(
+        client,
         `INSERT INTO mailbox_locks (mailbox_id, holder, expires_at, acquired_at)
          VALUES ($1, $2, $3, $4)
          ON CONFLICT (mailbox_id) DO UPDATE SET holder = EXCLUDED.holder,
@@ -53,7 +54,8 @@ export async function unlockMailbox(pool: pg.Pool, mailboxId: number, holder: st
       undefined
     )
       return
-    await client.query(
+    await run(
+      client,
       'UPDATE mailbox_locks SET holder = NULL WHERE mailbox_id = $1 AND holder = $2',
       [mailboxId, holder],
     )

@@ -11,7 +11,7 @@ import {
   parentNames,
   shape,
 } from '../index.ts'
-import { all, type Client, isUniqueViolation, one, type Row, transaction } from './database.ts'
+import { all, type Client, isUniqueViolation, one, type Row, run, transaction } from './database.ts'
 
 // Prefix tests with length(), which counts characters, as left() does.
 const CHILDREN = 'account_id = $1 AND left(name, length($2)) = $2'
@@ -167,11 +167,11 @@ export async function deleteMailbox(pool: pg.Pool, id: number): Promise<void> {
     ) {
       throw new ConflictError(`Mailbox ${mailbox.name} has children; delete them first`)
     }
-    await client.query('DELETE FROM messages WHERE mailbox_id = $1', [id])
-    await client.query('DELETE FROM expunged WHERE mailbox_id = $1', [id])
-    await client.query('DELETE FROM mailbox_locks WHERE mailbox_id = $1', [id])
-    await client.query('DELETE FROM mailboxes WHERE id = $1', [id])
-    await client.query("SELECT pg_notify('postern_mailbox', $1)", [String(id)])
+    await run(client, 'DELETE FROM messages WHERE mailbox_id = $1', [id])
+    await run(client, 'DELETE FROM expunged WHERE mailbox_id = $1', [id])
+    await run(client, 'DELETE FROM mailbox_locks WHERE mailbox_id = $1', [id])
+    await run(client, 'DELETE FROM mailboxes WHERE id = $1', [id])
+    await run(client, "SELECT pg_notify('postern_mailbox', $1)", [String(id)])
   })
 }
 
@@ -218,9 +218,9 @@ export async function renameMailbox(
     await checkMailboxCount(client, accountId, missing.length)
     await createParents(client, accountId, canonical)
     for (const child of children) {
-      await client.query('UPDATE mailboxes SET name = $1 WHERE id = $2', [child.name, child.id])
+      await run(client, 'UPDATE mailboxes SET name = $1 WHERE id = $2', [child.name, child.id])
     }
-    await client.query('UPDATE mailboxes SET name = $1 WHERE id = $2', [canonical, id])
+    await run(client, 'UPDATE mailboxes SET name = $1 WHERE id = $2', [canonical, id])
     return shape.toMailbox(await mailboxRow(client, id))
   })
 }
@@ -233,7 +233,7 @@ export async function setSubscribed(
 ): Promise<void> {
   const canonical = checkMailboxName(name)
   if (!subscribed) {
-    await pool.query('DELETE FROM subscriptions WHERE account_id = $1 AND name = $2', [
+    await run(pool, 'DELETE FROM subscriptions WHERE account_id = $1 AND name = $2', [
       accountId,
       canonical,
     ])
@@ -260,7 +260,8 @@ export async function setSubscribed(
         `An account cannot have more than ${MAX_SUBSCRIPTIONS_PER_ACCOUNT} subscriptions`,
       )
     }
-    await client.query(
+    await run(
+      client,
       'INSERT INTO subscriptions (account_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING',
       [accountId, canonical],
     )

@@ -22,7 +22,7 @@ import {
   textMatches,
   type UidRanges,
 } from '../index.ts'
-import { all, type Client, hasColumn, one, type Row, transaction } from './database.ts'
+import { all, type Client, hasColumn, one, type Row, run, transaction } from './database.ts'
 import { databaseNow, holdsLock } from './mailbox-locks.ts'
 import { mailboxRow } from './mailbox-rows.ts'
 import { insertQueueEntry, readQueueEntry } from './queue-rows.ts'
@@ -49,7 +49,8 @@ export async function lockMailboxes(
   client: Client,
   mailboxIds: readonly number[],
 ): Promise<Map<number, Row>> {
-  await client.query(
+  await run(
+    client,
     `SELECT 1 FROM accounts WHERE id IN (SELECT account_id FROM mailboxes WHERE id = ANY($1))
      ORDER BY id FOR UPDATE`,
     [mailboxIds],
@@ -190,7 +191,8 @@ export async function storeBlob(
     hasCrlfSize ? [...values, description.crlfSize] : values,
   )
   if (!row) throw new Error('INSERT returned no row')
-  await client.query(
+  await run(
+    client,
     'INSERT INTO blob_data (blob_id, bytes) VALUES ($1, $2) ON CONFLICT DO NOTHING',
     [blobId, bytes],
   )
@@ -221,7 +223,8 @@ async function fileMessage(
       [target.mailboxId],
     )
     if (!row) throw new NotFoundError(`Mailbox ${target.mailboxId} does not exist`)
-    await client.query(
+    await run(
+      client,
       `INSERT INTO messages (mailbox_id, uid, blob, flags, keywords, internal_date, size, modseq)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
       [
@@ -249,7 +252,7 @@ async function fileMessage(
 
 /** Tells every node's change feed, when the transaction commits, that the mailbox changed. */
 export async function notify(client: Client, mailboxId: number): Promise<void> {
-  await client.query("SELECT pg_notify('postern_mailbox', $1)", [String(mailboxId)])
+  await run(client, "SELECT pg_notify('postern_mailbox', $1)", [String(mailboxId)])
 }
 
 export async function getMessages(
@@ -309,7 +312,8 @@ export async function storeFlags(
     if (updates.length === 0) return result
     const modseq = await nextModseq(client, mailboxId)
     for (const { uid, mask, keywords } of updates) {
-      await client.query(
+      await run(
+        client,
         'UPDATE messages SET flags = $1, keywords = $2, modseq = $3 WHERE mailbox_id = $4 AND uid = $5',
         [mask, shape.formatKeywords(keywords), modseq, mailboxId, uid],
       )
@@ -328,11 +332,12 @@ async function removeMessages(
 ): Promise<void> {
   if (uids.length === 0) return
   const modseq = await nextModseq(client, mailboxId)
-  await client.query('DELETE FROM messages WHERE mailbox_id = $1 AND uid = ANY($2)', [
+  await run(client, 'DELETE FROM messages WHERE mailbox_id = $1 AND uid = ANY($2)', [
     mailboxId,
     uids,
   ])
-  await client.query(
+  await run(
+    client,
     `INSERT INTO expunged (mailbox_id, uid, modseq) SELECT $1, uid, $3 FROM unnest($2::bigint[]) AS uid
      ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq`,
     [mailboxId, uids, modseq],
@@ -428,7 +433,8 @@ async function copyRows(
     [to, sourceUids.length],
   )
   const first = Number(row?.first)
-  await client.query(
+  await run(
+    client,
     `INSERT INTO messages (mailbox_id, uid, blob, flags, keywords, internal_date, size, modseq)
      SELECT $1, $2 + s.n - 1, m.blob, m.flags, m.keywords, m.internal_date, m.size, $3
      FROM unnest($5::bigint[]) WITH ORDINALITY AS s (uid, n)
@@ -459,44 +465,52 @@ export async function changesSince(
   mailboxId: number,
   modseq: number,
 ): Promise<MailboxChanges> {
-  // One snapshot for all three reads.
-  return transaction(pool, async (client) => {
-    await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY')
-    const mailbox = await mailboxRow(client, mailboxId)
-    const changed = (
-      await all(
-        client,
-        'SELECT uid, flags, keywords, modseq FROM messages WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid',
-        [mailboxId, modseq],
-      )
-    ).map(shape.toSummary)
-    const expunged = (
-      await all<{ uid: number; modseq: number }>(
-        client,
-        'SELECT uid, modseq FROM expunged WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid',
-        [mailboxId, modseq],
-      )
-    ).map((row) => ({ uid: Number(row.uid), modseq: Number(row.modseq) }))
-    return { changed, expunged, highestModseq: Number(mailbox.highest_modseq) }
-  })
+  // One statement sees one snapshot: the mailbox's HIGHESTMODSEQ, the changed messages and the
+  // expunged UIDs agree without a transaction (this runs for every change any node announces).
+  const rows = await all<{ kind: number; uid: number | null; modseq: number } & Row>(
+    pool,
+    `SELECT 0 AS kind, NULL::bigint AS uid, highest_modseq AS modseq, NULL::integer AS flags,
+            NULL::text AS keywords
+     FROM mailboxes WHERE id = $1
+     UNION ALL
+     SELECT 1, uid, modseq, flags, keywords FROM messages WHERE mailbox_id = $1 AND modseq > $2
+     UNION ALL
+     SELECT 2, uid, modseq, NULL, NULL FROM expunged WHERE mailbox_id = $1 AND modseq > $2
+     ORDER BY kind, uid`,
+    [mailboxId, modseq],
+  )
+  const mailbox = rows[0]
+  if (mailbox === undefined || mailbox.kind !== 0) {
+    throw new NotFoundError(`Mailbox ${mailboxId} does not exist`)
+  }
+  return {
+    changed: rows.filter((row) => row.kind === 1).map(shape.toSummary),
+    expunged: rows
+      .filter((row) => row.kind === 2)
+      .map((row) => ({ uid: Number(row.uid), modseq: Number(row.modseq) })),
+    highestModseq: Number(mailbox.modseq),
+  }
 }
 
 export async function openMailbox(pool: pg.Pool, mailboxId: number) {
-  return transaction(pool, async (client) => {
-    await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY')
-    const status = await mailboxRow(client, mailboxId)
-    const result = await client.query({
-      text: 'SELECT uid, modseq, flags, keywords FROM messages WHERE mailbox_id = $1 ORDER BY uid',
-      values: [mailboxId],
-      rowMode: 'array',
-    })
-    const messages = (result.rows as unknown[][]).map((row) => ({
-      uid: Number(row[0]),
-      modseq: Number(row[1]),
-      flags: flagList(Number(row[2]), row[3] === null ? [] : shape.parseKeywords(row[3])),
-    }))
-    return { status, messages }
-  })
+  return transaction(
+    pool,
+    async (client) => {
+      const status = await mailboxRow(client, mailboxId)
+      const result = await client.query({
+        text: 'SELECT uid, modseq, flags, keywords FROM messages WHERE mailbox_id = $1 ORDER BY uid',
+        values: [mailboxId],
+        rowMode: 'array',
+      })
+      const messages = (result.rows as unknown[][]).map((row) => ({
+        uid: Number(row[0]),
+        modseq: Number(row[1]),
+        flags: flagList(Number(row[2]), row[3] === null ? [] : shape.parseKeywords(row[3])),
+      }))
+      return { status, messages }
+    },
+    { isSnapshot: true },
+  )
 }
 
 /**
@@ -529,14 +543,15 @@ export async function searchText(
           : `b.headers_folded LIKE ${pattern}`
     conditions.push(column)
   }
-  const rows = await all<{ uid: number; headers_folded: string; body_folded: string }>(
-    pool,
+  // Unnamed (not run()): the trigram index pays only for a plan made for the actual patterns.
+  const result = await pool.query(
     `SELECT m.uid, b.headers_folded, b.body_folded FROM messages m JOIN blobs b ON b.id = m.blob
      WHERE m.mailbox_id = $1 AND ${inRanges('m.uid')}
      ${conditions.map((condition) => `AND ${condition}`).join(' ')}
      ORDER BY m.uid`,
     params,
   )
+  const rows = result.rows as Array<{ uid: number; headers_folded: string; body_folded: string }>
   return rows
     .filter((row) =>
       queries.every((query) => textMatches(row.headers_folded, row.body_folded, query)),
@@ -555,7 +570,7 @@ export async function collectGarbage(pool: pg.Pool, limit: number): Promise<bool
       [limit],
     )
     if (rows.length > 0) {
-      await client.query('DELETE FROM blob_data WHERE blob_id = ANY($1)', [
+      await run(client, 'DELETE FROM blob_data WHERE blob_id = ANY($1)', [
         rows.map((row) => row.blob_id),
       ])
     }

@@ -10,7 +10,7 @@ import {
   type QueueEntryId,
   shape,
 } from '../index.ts'
-import { all, type Client, hasColumn, one, transaction } from './database.ts'
+import { all, type Client, hasColumn, one, run, transaction } from './database.ts'
 import { storeBlob } from './message-rows.ts'
 
 // The outbound queue's rows, as the SQLite backend keeps them. Claims take row locks with
@@ -45,7 +45,8 @@ export async function insertQueueEntry(
   const id = Number(row.id)
   // One statement for all recipients: up to MAX_QUEUE_RECIPIENTS rows, one round trip.
   const { recipients } = entry
-  await client.query(
+  await run(
+    client,
     `INSERT INTO queue_recipients (entry_id, position, address, orcpt, notify, status, attempts,
        next_attempt_at, last_attempt_at, last_reply)
      SELECT $1::bigint, r.n - 1, r.address, r.orcpt, r.notify,
@@ -93,10 +94,7 @@ async function readEntries(
 
 /** Entries and recipients from one snapshot, so no entry is seen without its recipients. */
 function readSnapshot<T>(pool: pg.Pool, work: (client: Client) => Promise<T>): Promise<T> {
-  return transaction(pool, async (client) => {
-    await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY')
-    return work(client)
-  })
+  return transaction(pool, work, { isSnapshot: true })
 }
 
 export async function getQueueEntry(pool: pg.Pool, id: QueueEntryId): Promise<QueueEntry | null> {
@@ -123,7 +121,7 @@ export async function readQueueEntry(client: Client, id: QueueEntryId): Promise<
 
 /** Deletes the entry; its recipients go with it (ON DELETE CASCADE), its blob reference too. */
 export async function removeQueueEntry(pool: pg.Pool, id: QueueEntryId): Promise<void> {
-  const result = await pool.query('DELETE FROM queue_entries WHERE id = $1', [id])
+  const result = await run(pool, 'DELETE FROM queue_entries WHERE id = $1', [id])
   if (result.rowCount === 0) throw new NotFoundError(`Queue entry ${id} does not exist`)
 }
 
@@ -172,7 +170,8 @@ export async function claimQueue(
 }
 
 export async function renewQueueLeases(pool: pg.Pool, owner: string, until: number) {
-  const result = await pool.query(
+  const result = await run(
+    pool,
     'UPDATE queue_recipients SET lease_until = $1 WHERE lease_owner = $2',
     [until, owner],
   )
@@ -180,7 +179,8 @@ export async function renewQueueLeases(pool: pg.Pool, owner: string, until: numb
 }
 
 export async function releaseQueueLeases(pool: pg.Pool, owner: string) {
-  const result = await pool.query(
+  const result = await run(
+    pool,
     'UPDATE queue_recipients SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1',
     [owner],
   )
@@ -254,7 +254,7 @@ export async function finishAttempt(
        WHERE entry_id = $1 AND status IN ('pending', 'deferred') LIMIT 1`,
       [entryId],
     )
-    if (!waiting) await client.query('DELETE FROM queue_entries WHERE id = $1', [entryId])
+    if (!waiting) await run(client, 'DELETE FROM queue_entries WHERE id = $1', [entryId])
     return { removed: !waiting, stale, notices }
   })
 }
@@ -265,7 +265,8 @@ export async function rescheduleQueue(
   now: number,
 ): Promise<number> {
   if (id === undefined) {
-    const result = await pool.query(
+    const result = await run(
+      pool,
       `UPDATE queue_recipients SET next_attempt_at = $1
        WHERE status IN ('pending', 'deferred') AND next_attempt_at > $1`,
       [now],
@@ -276,7 +277,8 @@ export async function rescheduleQueue(
     if (!(await one(client, 'SELECT 1 AS found FROM queue_entries WHERE id = $1', [id]))) {
       throw new NotFoundError(`Queue entry ${id} does not exist`)
     }
-    const result = await client.query(
+    const result = await run(
+      client,
       `UPDATE queue_recipients SET next_attempt_at = $1
        WHERE entry_id = $2 AND status IN ('pending', 'deferred') AND next_attempt_at > $1`,
       [now, id],
