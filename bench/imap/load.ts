@@ -21,6 +21,11 @@ const TEMPLATES = 8
 
 export interface LoadSpec {
   port: number
+  /**
+   * Where the deliverers APPEND (default `port`): another node on the same database makes every
+   * IDLE notification cross nodes.
+   */
+  deliverPort?: number
   /** The server's process (its tree's CPU is measured). */
   pid: number
   /** Split the server's CPU by thread (a Node process). */
@@ -146,7 +151,9 @@ async function load(spec: LoadSpec): Promise<LoadReport> {
   const queue = [...spec.users]
   const deadline = spec.seconds === null ? Number.POSITIVE_INFINITY : spec.seconds * 1000
   const message = messageMaker(`${spec.seed}-${process.pid}`)
-  const deliverers = spec.idle ? await openDeliverers(spec.port, spec.users) : new Map()
+  const deliverers = spec.idle
+    ? await openDeliverers(spec.deliverPort ?? spec.port, spec.users)
+    : new Map()
   const deliver = deliverWith(deliverers, message)
   const durations: number[] = []
   const notifications: number[] = []

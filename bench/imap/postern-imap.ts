@@ -1,6 +1,7 @@
 // Postern's half of the imap benchmark: a data dir whose domain, accounts and messages are put in
 // through the directory and the store (as `postern user add` and local delivery would) while no
-// server runs, then a real `postern serve` with only the imap listener. Each account's messages
+// server runs, then a real `postern serve` with only the imap listener. The store-pg benchmark
+// uses the same pieces for nodes on one PostgreSQL database (preparePosternNode, fillStore). Each account's messages
 // are delivered one after the other, in order, so UID n is message n on both servers (accounts
 // are filled several at a time). The config raises [limits] (50 connections per IP and 4000 in
 // all by default) for the benchmark's clients, deliverers and held IDLE sessions, all from
@@ -19,6 +20,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { createDirectory } from '../../src/directory/index.ts'
+import type { Store } from '../../src/store/index.ts'
 import { openSqliteStore } from '../../src/store/sqlite/index.ts'
 import { getFreePorts } from '../../test/support/free-port.ts'
 import { REPO_ROOT } from '../../test/support/postern-process.ts'
@@ -39,11 +41,15 @@ export interface BenchAccount {
   messages: readonly Buffer[]
 }
 
-export interface PosternImapSetup {
+/** Where one `postern serve` of a benchmark lives; nothing runs yet. */
+export interface PosternNode {
   dir: string
   dataDir: string
   configPath: string
   port: number
+}
+
+export interface PosternImapSetup extends PosternNode {
   /** login → the argon2id PHC string Postern stored, for Dovecot's passwd-file. */
   passwordHashes: Map<string, string>
 }
@@ -67,11 +73,35 @@ export async function preparePosternImap(
   accounts: readonly BenchAccount[],
   maxConnections: number,
 ): Promise<PosternImapSetup> {
+  const node = await preparePosternNode({ maxConnections })
+  const store = await openSqliteStore({ dataDir: node.dataDir, orphanAgeMs: null })
+  let passwordHashes: Map<string, string>
+  try {
+    passwordHashes = await fillStore(store, accounts)
+  } finally {
+    await store.close()
+  }
+  await indexSearchText(node.dataDir)
+  return { ...node, passwordHashes }
+}
+
+/**
+ * A directory, an empty data dir and a config with only the imap listener, on a free port. With
+ * `postgresUrl`, the node's store is that PostgreSQL database (several nodes may share it).
+ */
+export async function preparePosternNode(options: {
+  maxConnections: number
+  postgresUrl?: string
+}): Promise<PosternNode> {
   const dir = mkdtempSync(path.join(tmpdir(), 'postern-bench-imap-'))
   const dataDir = path.join(dir, 'data')
   const configPath = path.join(dir, 'postern.toml')
   const [port] = await getFreePorts(1)
   if (port === undefined) throw new Error('no free port for Postern')
+  const store =
+    options.postgresUrl === undefined
+      ? ''
+      : `\n[store]\nbackend = "postgres"\nurl = "${options.postgresUrl}"\n`
   writeFileSync(
     configPath,
     `hostname = "postern.bench.test"
@@ -88,38 +118,44 @@ level = "info"
 format = "json"
 
 [limits]
-max_connections = ${maxConnections}
-max_connections_per_ip = ${maxConnections}
-`,
+max_connections = ${options.maxConnections}
+max_connections_per_ip = ${options.maxConnections}
+${store}`,
   )
   mkdirSync(dataDir, { mode: 0o700 })
-  const store = await openSqliteStore({ dataDir, orphanAgeMs: null })
+  return { dir, dataDir, configPath, port }
+}
+
+/**
+ * Adds the accounts' domains, the accounts (through the directory, as `postern user add` does)
+ * and their INBOX messages, each account's in order, several accounts at a time. Returns
+ * login → the argon2id PHC string stored.
+ */
+export async function fillStore(
+  store: Store,
+  accounts: readonly BenchAccount[],
+): Promise<Map<string, string>> {
   const passwordHashes = new Map<string, string>()
-  try {
-    const directory = createDirectory(store)
-    const domains = new Set(accounts.map((account) => account.login.split('@')[1] ?? ''))
-    for (const domain of domains) await directory.addDomain(domain)
-    let next = 0
-    const filler = async () => {
-      for (let account = accounts[next]; account !== undefined; account = accounts[next]) {
-        next += 1
-        const added = await directory.addUser(account.login, account.password)
-        const credentials = await store.getCredentials(added.address)
-        if (credentials === null) throw new Error(`no credentials stored for ${added.address}`)
-        passwordHashes.set(account.login, credentials.passwordHash)
-        const inbox = await store.getMailbox(added.id, 'INBOX')
-        if (inbox === null) throw new Error(`${added.address} has no INBOX`)
-        for (const bytes of account.messages) {
-          await store.deliver({ bytes }, [{ mailboxId: inbox.id }])
-        }
+  const directory = createDirectory(store)
+  const domains = new Set(accounts.map((account) => account.login.split('@')[1] ?? ''))
+  for (const domain of domains) await directory.addDomain(domain)
+  let next = 0
+  const filler = async () => {
+    for (let account = accounts[next]; account !== undefined; account = accounts[next]) {
+      next += 1
+      const added = await directory.addUser(account.login, account.password)
+      const credentials = await store.getCredentials(added.address)
+      if (credentials === null) throw new Error(`no credentials stored for ${added.address}`)
+      passwordHashes.set(account.login, credentials.passwordHash)
+      const inbox = await store.getMailbox(added.id, 'INBOX')
+      if (inbox === null) throw new Error(`${added.address} has no INBOX`)
+      for (const bytes of account.messages) {
+        await store.deliver({ bytes }, [{ mailboxId: inbox.id }])
       }
     }
-    await Promise.all(Array.from({ length: FILL_CONCURRENCY }, filler))
-  } finally {
-    await store.close()
   }
-  await indexSearchText(dataDir)
-  return { dir, dataDir, configPath, port, passwordHashes }
+  await Promise.all(Array.from({ length: FILL_CONCURRENCY }, filler))
+  return passwordHashes
 }
 
 /**
@@ -149,7 +185,7 @@ async function indexSearchText(dataDir: string): Promise<void> {
  * file in the setup's directory. With `profileDir`, it runs under node --cpu-prof.
  */
 export async function startPosternImap(
-  setup: PosternImapSetup,
+  setup: PosternNode,
   options: { profileDir?: string; inspect?: boolean } = {},
 ): Promise<PosternImapServer> {
   const logPath = path.join(setup.dir, `serve-${Date.now()}.log`)

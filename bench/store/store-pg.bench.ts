@@ -4,7 +4,8 @@
 // PostgreSQL's default durability: fsync and synchronous commit on), on loopback.
 // POSTERN_BENCH_MESSAGES sets the count per phase (default 20,000). Each node is its own
 // process with its own pool, as separate machines would be; the total concurrency is the same
-// (four deliveries in flight) with one node and with two.
+// (four deliveries in flight) with one node and with two. Then IMAP operations per second with
+// one node and with two on one database, beside one node on SQLite (bench/store/imap-nodes.ts).
 import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -16,6 +17,7 @@ import { openPostgresStore } from '../../src/store/postgres/index.ts'
 import { openSqliteStore } from '../../src/store/sqlite/index.ts'
 import { createDatabase, startPostgresServer } from '../../test/support/postgres.ts'
 import { type BenchResult, median } from '../result.ts'
+import { measureImapNodes, SETUPS } from './imap-nodes.ts'
 import { benchMessage } from './messages.ts'
 
 const NODE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'pg-node.ts')
@@ -92,7 +94,7 @@ async function postgresPhase(url: string, count: number, nodes: number) {
   return { rate, openMs: await timeOpens(() => openPostgresStore({ url }), inbox, count) }
 }
 
-export async function run(): Promise<BenchResult> {
+export async function run(): Promise<BenchResult[]> {
   const count = Number(process.env.POSTERN_BENCH_MESSAGES ?? 20_000)
   process.stdout.write(`store-pg: ${count} messages into one mailbox, ${IN_FLIGHT} in flight\n`)
   const server = await startPostgresServer({ isDurable: true })
@@ -109,11 +111,30 @@ export async function run(): Promise<BenchResult> {
   process.stdout.write(
     `store-pg nodes: two nodes ${two.rate.toFixed(0)} deliveries/s, one node ${one.rate.toFixed(0)} deliveries/s, ratio ${(two.rate / one.rate).toFixed(2)}\n`,
   )
-  return {
-    name: 'store-pg',
-    unit: 'deliveries/s',
-    postern: { value: Math.round(two.rate) },
-    peer: { name: 'postern-sqlite', value: Math.round(sqlite.rate) },
-    ratio: two.rate / sqlite.rate,
+  const results: BenchResult[] = [
+    {
+      name: 'store-pg',
+      unit: 'deliveries/s',
+      postern: { value: Math.round(two.rate) },
+      peer: { name: 'postern-sqlite', value: Math.round(sqlite.rate) },
+      ratio: two.rate / sqlite.rate,
+    },
+  ]
+  for (const figures of await measureImapNodes(server)) {
+    const ops = figures.opsPerSecond
+    process.stdout.write(
+      `  imap medians, ${figures.clients} clients: ${SETUPS.map((setup) => `${setup} ${ops[setup].toFixed(0)} ops/s (IDLE ${figures.notifyMs[setup].toFixed(0)} ms, CPU ${figures.posternCpuMs[setup].toFixed(1)} + PostgreSQL ${figures.databaseCpuMs[setup].toFixed(1)} ms/session)`).join('; ')}\n`,
+    )
+    process.stdout.write(
+      `store-pg imap nodes, ${figures.clients} clients: two nodes ${ops['pg-two'].toFixed(0)} ops/s, one node ${ops['pg-one'].toFixed(0)} ops/s, ratio ${(ops['pg-two'] / ops['pg-one']).toFixed(2)}\n`,
+    )
+    results.push({
+      name: `store-pg-imap-${figures.clients}`,
+      unit: 'ops/s',
+      postern: { value: Math.round(ops['pg-two']) },
+      peer: { name: 'postern-sqlite', value: Math.round(ops.sqlite) },
+      ratio: ops['pg-two'] / ops.sqlite,
+    })
   }
+  return results
 }

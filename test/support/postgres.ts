@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { TestContext } from 'node:test'
@@ -16,6 +16,8 @@ export interface PostgresServer {
   url(database: string): string
   /** Stops the server (every connection is cut) and starts it again on the same port. */
   restart(): void
+  /** The postmaster's process id (its backends are its children), from postmaster.pid. */
+  pid(): number
 }
 
 let shared: Promise<PostgresServer> | null = null
@@ -131,6 +133,7 @@ async function launch(settings: { isDurable: boolean }): Promise<PostgresServer>
   return {
     port,
     url: (database) => `postgres://postern@127.0.0.1:${port}/${database}`,
+    pid: () => Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]),
     // -l as at start: a server writing to pg_ctl's stdout would keep the pipe (and us) waiting.
     restart: () =>
       run('pg_ctl', [
