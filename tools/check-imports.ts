@@ -56,6 +56,8 @@ const ALLOWED: ReadonlyMap<string, '*' | readonly string[]> = new Map<string, '*
     ['store', ...CORE, 'smtp/client', ...SERVICES.filter((other) => other !== service)],
   ]),
   ['smtp/client', [...CORE, 'store']],
+  // The user's side (`postern sendmail`, `postern fetch`): SMTP, POP3 and IMAP as a client.
+  ['client', [...CORE, 'smtp/client']],
   ['smtp/server', ['smtp/proto', ...PROTOCOL_DEPS]],
   ['imap/server', ['imap/proto', ...PROTOCOL_DEPS]],
   ['pop3/server', ['pop3/proto', ...PROTOCOL_DEPS]],
