@@ -193,24 +193,27 @@ export interface DovecotMaster {
 
 /**
  * Picks a free port, writes the config for it and runs the master in the foreground
- * (`dovecot -F -c`) until `connect` succeeds; on another port if the first one was taken in the
- * meantime. `connect` gets the time left and reads the greeting; refused connections (ECONNREFUSED)
- * are retried until the master listens. Nothing is left running if the start fails.
+ * (`dovecot -F -c`) until `connect` succeeds; on other ports if one was taken in the meantime.
+ * `connect` gets the time left and reads the greeting; refused connections (ECONNREFUSED) are
+ * retried until the master listens. Nothing is left running if the start fails. `extraPorts`
+ * more free ports (for a second listener) are passed to `config` and returned.
  */
 export async function startDovecotMaster<Connection>(options: {
   files: DovecotDir
-  config: (port: number) => string
+  config: (port: number, extraPorts: readonly number[]) => string
   connect: (port: number, timeoutMs: number) => Promise<Connection>
   stopTimeoutMs: number
-}): Promise<{ master: DovecotMaster; connection: Connection }> {
+  extraPorts?: number
+}): Promise<{ master: DovecotMaster; connection: Connection; extraPorts: number[] }> {
   const { files } = options
   for (let attempt = 1; ; attempt += 1) {
-    const [port] = await getFreePorts(1)
+    const [port, ...extraPorts] = await getFreePorts(1 + (options.extraPorts ?? 0))
     if (port === undefined) throw new Error('Cannot start Dovecot, no free port')
-    writeFileSync(files.configPath, options.config(port))
+    writeFileSync(files.configPath, options.config(port, extraPorts))
     const master = spawnMaster(files, port, options.stopTimeoutMs)
     try {
-      return { master, connection: await connectWhenReady(port, master, options.connect) }
+      const connection = await connectWhenReady(port, master, options.connect)
+      return { master, connection, extraPorts }
     } catch (error) {
       await master.stop()
       const details = `${master.output()}${readDovecotLog(files)}`

@@ -15,6 +15,9 @@ import {
 
 export { DOVECOT_BINARY } from './dovecot-instance.ts'
 
+/** Debian's dovecot-pop3d installs the POP3 server here. */
+const DOVECOT_POP3_BINARY = '/usr/lib/dovecot/pop3'
+
 const COMMAND_TIMEOUT_MS = 15_000
 const STOP_TIMEOUT_MS = 5_000
 
@@ -28,6 +31,8 @@ const STOP_TIMEOUT_MS = 5_000
  */
 export interface Dovecot {
   readonly port: number
+  /** The POP3 listener on the same maildir, when started with `pop3: true`; else null. */
+  readonly pop3Port: number | null
   readonly user: string
   readonly password: string
   /** The temporary directory with the config, the log, runtime files and the maildir. */
@@ -51,17 +56,23 @@ export interface Dovecot {
 
 /**
  * Starts Dovecot with a generated config in a temporary directory (./dovecot-instance.ts): IMAP
- * only, on 127.0.0.1 and a free port, no TLS, one passwd-file user, a maildir in the same
- * directory. Nothing under /etc/dovecot or /var is read or written. Dovecot is stopped and the
- * directory removed when the test ends. `settings` adds top-level dovecot.conf lines.
+ * (and POP3 too with `pop3: true`) on 127.0.0.1 and free ports, no TLS, one passwd-file user, a
+ * maildir in the same directory. Nothing under /etc/dovecot or /var is read or written. Dovecot
+ * is stopped and the directory removed when the test ends. `settings` adds top-level
+ * dovecot.conf lines.
  */
 export async function startDovecot(
   t: TestContext,
-  options: { settings?: string } = {},
+  options: { settings?: string; pop3?: boolean } = {},
 ): Promise<Dovecot> {
   if (!existsSync(DOVECOT_BINARY)) {
     throw new Error(
       `Cannot start Dovecot, "${DOVECOT_BINARY}" is missing: install dovecot-imapd (apt-get install -y dovecot-imapd)`,
+    )
+  }
+  if (options.pop3 === true && !existsSync(DOVECOT_POP3_BINARY)) {
+    throw new Error(
+      `Cannot start Dovecot's POP3 server, "${DOVECOT_POP3_BINARY}" is missing: install dovecot-pop3d (apt-get install -y dovecot-pop3d)`,
     )
   }
   const identity = resolveDovecotIdentity('dovecot-imapd')
@@ -87,9 +98,11 @@ export async function startDovecot(
 
   const started = await startDovecotMaster({
     files,
-    config: (port) => imapConfig(files, port, identity, options.settings ?? ''),
+    config: (port, [pop3Port]) =>
+      imapConfig(files, port, identity, options.settings ?? '', pop3Port ?? null),
     connect: (port, timeoutMs) => ImapConnection.open(port, timeoutMs),
     stopTimeoutMs: STOP_TIMEOUT_MS,
+    extraPorts: options.pop3 === true ? 1 : 0,
   })
   master = started.master
   const { port } = master
@@ -100,6 +113,7 @@ export async function startDovecot(
   let fetchQueue: Promise<unknown> = Promise.resolve()
   return {
     port,
+    pop3Port: started.extraPorts[0] ?? null,
     user,
     password,
     dir,
@@ -136,6 +150,7 @@ function imapConfig(
   port: number,
   identity: DovecotIdentity,
   settings: string,
+  pop3Port: number | null,
 ): string {
   return dovecotConfig({
     files,
@@ -143,7 +158,10 @@ function imapConfig(
     instanceName: `postern-test-${port}`,
     identity,
     passwordScheme: 'PLAIN',
-    listeners: [{ protocol: 'imap', port }],
+    listeners: [
+      { protocol: 'imap', port },
+      ...(pop3Port === null ? [] : [{ protocol: 'pop3' as const, port: pop3Port }]),
+    ],
     settings: `mail_fsync = never\n${settings}`,
   })
 }
