@@ -1,7 +1,9 @@
 import { Command, CommanderError } from 'commander'
+import { runSendmail } from '../client/index.ts'
 import { POSTERN_VERSION } from '../server/index.ts'
 import { aliasCommands } from './commands/alias.ts'
 import { domainCommands } from './commands/domain.ts'
+import { fetchCommand } from './commands/fetch.ts'
 import { migrateCommands } from './commands/migrate.ts'
 import { queueCommands } from './commands/queue.ts'
 import { serve } from './commands/serve.ts'
@@ -15,6 +17,8 @@ export { type CliIo, processIo } from './io.ts'
  * failure, 2 bad usage or bad config (DESIGN.md §Operator interface).
  */
 export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  // sendmail(8)'s command line is not commander's (-fuser, -oi, -t …): it is read as is.
+  if (argv[0] === 'sendmail') return runSendmail(argv.slice(1), io)
   let exitCode = 0
   const program = new Command('postern')
     .description(
@@ -40,6 +44,15 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
   const done = (code: number) => {
     exitCode = code
   }
+  // Listed for help only: runCli hands `sendmail` to runSendmail before commander sees it.
+  program
+    .command('sendmail')
+    .description(
+      'send a message from standard input (sendmail-compatible: -t -f -F -i -v …), spooling it while the server is unreachable; --flush, --daemon, --queue work the spool',
+    )
+    .allowUnknownOption()
+    .allowExcessArguments()
+  fetchCommand(program, io, done)
   domainCommands(program, io, done)
   userCommands(program, io, done)
   aliasCommands(program, io, done)

@@ -5,6 +5,13 @@ export interface CliIo {
   env: NodeJS.ProcessEnv
   /** All of standard input, as text (a password piped to `postern user add`). */
   readStdin(): Promise<string>
+  /**
+   * Standard input as bytes (a message for `postern sendmail`), or null once it is longer than
+   * `maxOctets` (reading stops there).
+   */
+  readStdinBytes?(maxOctets: number): Promise<Buffer | null>
+  /** Whether standard error is a terminal (progress bars go there, never into a pipe). */
+  isErrorTerminal?: boolean
 }
 
 export const processIo: CliIo = {
@@ -16,4 +23,18 @@ export const processIo: CliIo = {
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
     return Buffer.concat(chunks).toString('utf8')
   },
+  async readStdinBytes(maxOctets) {
+    const chunks: Buffer[] = []
+    let total = 0
+    for await (const chunk of process.stdin) {
+      total += (chunk as Buffer).length
+      if (total > maxOctets) {
+        process.stdin.destroy()
+        return null
+      }
+      chunks.push(chunk as Buffer)
+    }
+    return Buffer.concat(chunks)
+  },
+  isErrorTerminal: process.stderr.isTTY === true,
 }

@@ -155,7 +155,12 @@ export async function startPostern(
 /** Runs one `postern …` command to completion and returns its exit code and output. */
 export function runPostern(
   args: readonly string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; stdin?: string } = {},
+  options: {
+    cwd?: string
+    env?: NodeJS.ProcessEnv
+    timeoutMs?: number
+    stdin?: string | Buffer
+  } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN, ...args], {
@@ -191,4 +196,46 @@ export function runPostern(
  */
 function dnsToml(extraToml: string | undefined): string {
   return extraToml?.includes('[dns]') ? '' : '[dns]\nservers = ["127.0.0.1:9"]\n\n'
+}
+
+export interface SpawnedPostern {
+  readonly pid: number
+  /** Resolves when the process has exited. */
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  kill(signal: NodeJS.Signals): void
+  stdout(): string
+  stderr(): string
+}
+
+/** Starts one `postern …` command and returns at once (a daemon, a process to kill mid-way). */
+export function spawnPostern(
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; stdin?: string | Buffer } = {},
+): SpawnedPostern {
+  const child = spawn(process.execPath, [MAIN, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+  child.stdin.end(options.stdin ?? '')
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk
+  })
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk
+  })
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code, signal })),
+  )
+  return {
+    pid: child.pid ?? 0,
+    exit,
+    kill: (signal) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+    },
+    stdout: () => stdout,
+    stderr: () => stderr,
+  }
 }

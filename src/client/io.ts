@@ -1,0 +1,12 @@
+// What `postern sendmail` and `postern fetch` touch of the process, so tests can run them in
+// process. The CLI's CliIo has this shape; src/client does not import the CLI.
+export interface ClientIo {
+  out(text: string): void
+  error(text: string): void
+  env: NodeJS.ProcessEnv
+  readStdin(): Promise<string>
+  /** Standard input as bytes, or null once longer than `maxOctets`. */
+  readStdinBytes?(maxOctets: number): Promise<Buffer | null>
+  /** Whether standard error is a terminal (a progress bar goes there, never into a pipe). */
+  isErrorTerminal?: boolean
+}
