@@ -101,6 +101,24 @@ test('loadConfig without a path returns the embedded default', (t) => {
       smartHost: null,
     },
     dns: { servers: [] },
+    mailauth: {
+      verify: true,
+      sign: true,
+      arcSeal: true,
+      dmarcReject: 'reject',
+      dmarcQuarantine: 'quarantine',
+      spfFail: 'none',
+      domains: {},
+    },
+    mtaSts: {
+      enforceOutbound: true,
+      httpsPort: 443,
+      caFile: null,
+      fetchTimeoutMs: 10_000,
+      mode: 'none',
+      mx: ['localhost'],
+      maxAgeS: 604_800,
+    },
     log: { level: 'info', format: 'auto' },
     limits: { maxConnections: 4000, maxConnectionsPerIp: 50 },
   } satisfies Config)
@@ -360,6 +378,24 @@ max_connections_per_ip = 7
         { host: '::1', port: 53 },
         { host: '2001:db8::53', port: 5353 },
       ],
+    },
+    mailauth: {
+      verify: true,
+      sign: true,
+      arcSeal: true,
+      dmarcReject: 'reject',
+      dmarcQuarantine: 'quarantine',
+      spfFail: 'none',
+      domains: {},
+    },
+    mtaSts: {
+      enforceOutbound: true,
+      httpsPort: 443,
+      caFile: null,
+      fetchTimeoutMs: 10_000,
+      mode: 'none',
+      mx: ['mail.example.test'],
+      maxAgeS: 604_800,
     },
     log: { level: 'debug', format: 'json' },
     limits: { maxConnections: 100, maxConnectionsPerIp: 7 },
@@ -764,4 +800,40 @@ test("[auth] sets the login failure bounds; the defaults are src/auth's own", as
     lockoutMs: 60_000,
   })
   assert.equal(fileError(t, '[auth]\nmax_account_failures = 0\n').key, 'auth.max_account_failures')
+})
+
+test('[mailauth] policy with per-domain overrides, and [mta_sts]', (t) => {
+  const file = writeConfig(
+    t,
+    [
+      'hostname = "MX.Example.test"',
+      '[mailauth]',
+      'spf_fail = "quarantine"',
+      '[mailauth.domains."Example.TEST"]',
+      'dmarc_reject = "quarantine"',
+      '[mta_sts]',
+      'mode = "enforce"',
+      'https_port = 8443',
+      '',
+    ].join('\n'),
+  )
+  const config = loadConfig({ path: file })
+  assert.equal(config.mailauth.spfFail, 'quarantine')
+  assert.equal(config.mailauth.dmarcReject, 'reject')
+  assert.deepEqual(config.mailauth.domains['example.test'], {
+    dmarcReject: 'quarantine',
+    dmarcQuarantine: 'quarantine',
+    spfFail: 'quarantine',
+  })
+  assert.equal(config.mtaSts.mode, 'enforce')
+  assert.equal(config.mtaSts.httpsPort, 8443)
+  assert.deepEqual(config.mtaSts.mx, ['mx.example.test'])
+  assert.throws(
+    () => loadConfig({ path: writeConfig(t, '[mailauth]\ndmarc_reject = "bounce"\n') }),
+    /mailauth\.dmarc_reject/,
+  )
+  assert.throws(
+    () => loadConfig({ path: writeConfig(t, '[mta_sts]\nmax_age_s = 5\n') }),
+    /mta_sts\.max_age_s/,
+  )
 })

@@ -134,12 +134,42 @@ function resolveConfig(file: ConfigFile, configPath: string | null, baseDir: str
     },
     relay: relayConfig(file.relay, baseDir),
     dns: { servers: file.dns.servers },
+    mailauth: mailauthConfig(file.mailauth),
+    mtaSts: {
+      enforceOutbound: file.mta_sts.enforce_outbound,
+      httpsPort: file.mta_sts.https_port,
+      caFile:
+        file.mta_sts.ca_file === undefined
+          ? null
+          : readablePath('mta_sts.ca_file', path.resolve(baseDir, file.mta_sts.ca_file)),
+      fetchTimeoutMs: file.mta_sts.fetch_timeout_ms,
+      mode: file.mta_sts.mode,
+      mx: file.mta_sts.mx.length > 0 ? file.mta_sts.mx : [file.hostname.toLowerCase()],
+      maxAgeS: file.mta_sts.max_age_s,
+    },
     log: { level: file.log.level, format: file.log.format },
     limits: {
       maxConnections: file.limits.max_connections,
       maxConnectionsPerIp: file.limits.max_connections_per_ip,
     },
   }
+}
+
+function mailauthConfig(section: ConfigFile['mailauth']): Config['mailauth'] {
+  const base = {
+    dmarcReject: section.dmarc_reject,
+    dmarcQuarantine: section.dmarc_quarantine,
+    spfFail: section.spf_fail,
+  }
+  const domains: Config['mailauth']['domains'] = {}
+  for (const [name, policy] of Object.entries(section.domains)) {
+    domains[name.toLowerCase()] = {
+      dmarcReject: policy.dmarc_reject ?? base.dmarcReject,
+      dmarcQuarantine: policy.dmarc_quarantine ?? base.dmarcQuarantine,
+      spfFail: policy.spf_fail ?? base.spfFail,
+    }
+  }
+  return { verify: section.verify, sign: section.sign, arcSeal: section.arc_seal, ...base, domains }
 }
 
 function relayConfig(relay: ConfigFile['relay'], baseDir: string): Config['relay'] {

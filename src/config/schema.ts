@@ -72,6 +72,23 @@ const listen = z.strictObject({
 
 const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal'])
 
+/** What inbound authentication results lead to; see MailauthPolicy. */
+const mailauthPolicyOverrides = {
+  dmarc_reject: z.enum(['reject', 'quarantine', 'none']).optional(),
+  dmarc_quarantine: z.enum(['quarantine', 'none']).optional(),
+  spf_fail: z.enum(['reject', 'quarantine', 'none']).optional(),
+}
+const DEFAULT_MAILAUTH_POLICY = {
+  dmarc_reject: 'reject' as const,
+  dmarc_quarantine: 'quarantine' as const,
+  spf_fail: 'none' as const,
+}
+const mailauthPolicy = {
+  dmarc_reject: mailauthPolicyOverrides.dmarc_reject.unwrap().default('reject'),
+  dmarc_quarantine: mailauthPolicyOverrides.dmarc_quarantine.unwrap().default('quarantine'),
+  spf_fail: mailauthPolicyOverrides.spf_fail.unwrap().default('none'),
+}
+
 export const configFileSchema = z.strictObject({
   hostname: hostname.default(DEFAULT_HOSTNAME),
   data_dir: z.string().min(1, 'must not be empty').default(DEFAULT_DATA_DIR),
@@ -254,6 +271,46 @@ export const configFileSchema = z.strictObject({
   dns: z
     .strictObject({ servers: z.array(hostPort(53)).default(() => []) })
     .default(() => ({ servers: [] })),
+  // Inbound SPF/DKIM/DMARC/ARC on the MX listener, DKIM signing of submissions, ARC sealing of
+  // forwarded mail. The policy keys may be overridden per local domain under [mailauth.domains].
+  mailauth: z
+    .strictObject({
+      verify: z.boolean().default(true),
+      sign: z.boolean().default(true),
+      arc_seal: z.boolean().default(true),
+      ...mailauthPolicy,
+      domains: z
+        .record(z.string().min(1), z.strictObject(mailauthPolicyOverrides))
+        .default(() => ({})),
+    })
+    .default(() => ({
+      verify: true,
+      sign: true,
+      arc_seal: true,
+      ...DEFAULT_MAILAUTH_POLICY,
+      domains: {},
+    })),
+  // MTA-STS (RFC 8461): remote domains' policies honoured when relaying, and the policy Postern
+  // serves for its own domains on the admin listener.
+  mta_sts: z
+    .strictObject({
+      enforce_outbound: z.boolean().default(true),
+      // Where policies are fetched: 443 in production; tests serve them on a loopback port.
+      https_port: z.int().min(1).max(65_535).default(443),
+      ca_file: z.string().min(1, 'must name a PEM file').optional(),
+      fetch_timeout_ms: z.int().min(100).max(600_000).default(10_000),
+      mode: z.enum(['none', 'testing', 'enforce']).default('none'),
+      mx: z.array(z.string().min(1)).default(() => []),
+      max_age_s: z.int().min(86_400).max(31_557_600).default(604_800),
+    })
+    .default(() => ({
+      enforce_outbound: true,
+      https_port: 443,
+      fetch_timeout_ms: 10_000,
+      mode: 'none' as const,
+      mx: [],
+      max_age_s: 604_800,
+    })),
   log: z
     .strictObject({
       level: logLevel.default('info'),
@@ -309,6 +366,8 @@ export interface Config {
   queue: QueueConfig
   relay: RelayConfig
   dns: { servers: HostPort[] }
+  mailauth: MailauthConfig
+  mtaSts: MtaStsConfig
   log: { level: LogLevel; format: 'auto' | 'json' | 'pretty' }
   limits: { maxConnections: number; maxConnectionsPerIp: number }
 }
@@ -386,4 +445,44 @@ export interface RelayConfig {
     caFile: string | null
     credentials: { username: string; password: string } | null
   } | null
+}
+
+/**
+ * What an inbound authentication result does: "reject" answers 550 5.7.1 at the end of DATA,
+ * "quarantine" delivers to the recipient's Junk mailbox, "none" only records the result in
+ * Authentication-Results.
+ */
+export interface MailauthPolicy {
+  /** A DMARC fail where the domain publishes p=reject. */
+  dmarcReject: 'reject' | 'quarantine' | 'none'
+  /** A DMARC fail where the domain publishes p=quarantine. */
+  dmarcQuarantine: 'quarantine' | 'none'
+  /** An SPF fail (the domain's -all) whatever DMARC says. */
+  spfFail: 'reject' | 'quarantine' | 'none'
+}
+
+export interface MailauthConfig extends MailauthPolicy {
+  /** SPF, DKIM, DMARC and ARC checked on the MX listener, with Authentication-Results added. */
+  verify: boolean
+  /** Submissions signed with DKIM for local domains that have an active key. */
+  sign: boolean
+  /** Mail forwarded through an alias to a remote address is ARC-sealed. */
+  arcSeal: boolean
+  /** Per local domain (A-labels, lower case): the policy for its recipients. */
+  domains: Record<string, MailauthPolicy>
+}
+
+export interface MtaStsConfig {
+  /** Remote domains' policies are fetched and honoured when relaying (RFC 8461 §5). */
+  enforceOutbound: boolean
+  /** The port policies are fetched from (443; tests use another). */
+  httpsPort: number
+  /** Absolute; trusted instead of the system's CAs for policy fetches (tests). */
+  caFile: string | null
+  fetchTimeoutMs: number
+  /** The policy served for Postern's own domains; "none" serves nothing. */
+  mode: 'none' | 'testing' | 'enforce'
+  /** The MX patterns the served policy lists (default: the hostname). */
+  mx: string[]
+  maxAgeS: number
 }

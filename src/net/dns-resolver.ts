@@ -12,6 +12,8 @@ export interface DnsResolver {
   resolve4(name: string): Promise<string[]>
   resolve6(name: string): Promise<string[]>
   resolveTxt(name: string): Promise<string[][]>
+  /** PTR records of a reverse name (SPF's ptr mechanism and %{p} macro, RFC 7208 §5.5). */
+  resolvePtr(name: string): Promise<string[]>
 }
 
 export type DnsErrorCode = 'nxdomain' | 'nodata' | 'temporary'
@@ -65,6 +67,7 @@ export function createDnsResolver(options: DnsResolverOptions): DnsResolver {
     resolve4: (name) => mapErrors(resolver.resolve4(name)),
     resolve6: (name) => mapErrors(resolver.resolve6(name)),
     resolveTxt: (name) => mapErrors(resolver.resolveTxt(name)),
+    resolvePtr: (name) => mapErrors(resolver.resolvePtr(name)),
   }
 }
 

@@ -81,11 +81,13 @@ export async function startServer(
     subaddressSeparator: config.directory.subaddressSeparator,
     keepApopSecrets: config.pop3.apop,
   })
+  // One resolver for the queue's routes and the MX listener's SPF, DKIM and DMARC lookups.
+  const resolver = createDnsResolver({ servers: config.dns.servers })
   const queue = new OutboundQueue({
     store,
     directory,
     delivery: createDelivery(store, log.child({ service: 'delivery' })),
-    resolver: createDnsResolver({ servers: config.dns.servers }),
+    resolver,
     hostname: config.hostname,
     config: config.queue,
     relay: config.relay,
@@ -123,6 +125,7 @@ export async function startServer(
           directory,
           delivery,
           authThrottle,
+          resolver,
         })
         factories.set(factory, handler)
       }

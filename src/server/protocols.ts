@@ -4,7 +4,7 @@ import type { Config } from '../config/index.ts'
 import type { Delivery } from '../delivery/index.ts'
 import type { Directory } from '../directory/index.ts'
 import { createImapServer } from '../imap/server/index.ts'
-import type { ProtocolHandler } from '../net/index.ts'
+import type { DnsResolver, ProtocolHandler } from '../net/index.ts'
 import { createPop3Server } from '../pop3/server/index.ts'
 import { createSmtpServer, type SmtpMode } from '../smtp/server/index.ts'
 import type { Store } from '../store/index.ts'
@@ -23,6 +23,8 @@ export interface ProtocolContext {
   delivery: Delivery
   /** Failed logins, counted across every protocol so guessing cannot switch ports to go on. */
   authThrottle: AuthThrottle
+  /** The configured DNS resolver (`[dns] servers`), shared with the queue. */
+  resolver: DnsResolver
 }
 
 export type ProtocolFactory = (context: ProtocolContext) => ProtocolHandler
