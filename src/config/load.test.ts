@@ -100,7 +100,7 @@ test('loadConfig without a path returns the embedded default', (t) => {
       commandTimeoutMs: null,
       smartHost: null,
     },
-    dns: { servers: [] },
+    dns: { servers: [], timeoutMs: 5000, tries: 2 },
     mailauth: {
       verify: true,
       sign: true,
@@ -378,6 +378,8 @@ max_connections_per_ip = 7
         { host: '::1', port: 53 },
         { host: '2001:db8::53', port: 5353 },
       ],
+      timeoutMs: 5000,
+      tries: 2,
     },
     mailauth: {
       verify: true,
@@ -410,7 +412,7 @@ test('loadConfig fills the keys a file leaves out with the defaults', (t) => {
   assert.equal(config.shutdownGraceMs, 3000)
   assert.equal(config.tls, null)
   assert.deepEqual(config.store, { backend: 'sqlite' })
-  assert.deepEqual(config.dns, { servers: [] })
+  assert.deepEqual(config.dns, { servers: [], timeoutMs: 5000, tries: 2 })
   assert.deepEqual(config.log, { level: 'info', format: 'auto' })
   assert.deepEqual(config.limits, { maxConnections: 4000, maxConnectionsPerIp: 50 })
 })

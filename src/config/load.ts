@@ -133,7 +133,7 @@ function resolveConfig(file: ConfigFile, configPath: string | null, baseDir: str
       pollMs: file.queue.poll_ms,
     },
     relay: relayConfig(file.relay, baseDir),
-    dns: { servers: file.dns.servers },
+    dns: { servers: file.dns.servers, timeoutMs: file.dns.timeout_ms, tries: file.dns.tries },
     mailauth: mailauthConfig(file.mailauth),
     mtaSts: {
       enforceOutbound: file.mta_sts.enforce_outbound,

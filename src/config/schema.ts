@@ -269,8 +269,13 @@ export const configFileSchema = z.strictObject({
       connect_timeout_ms: DEFAULT_RELAY.connectTimeoutMs,
     })),
   dns: z
-    .strictObject({ servers: z.array(hostPort(53)).default(() => []) })
-    .default(() => ({ servers: [] })),
+    .strictObject({
+      servers: z.array(hostPort(53)).default(() => []),
+      // The first try's wait; c-ares doubles it on each retry. Tests of timeouts shorten it.
+      timeout_ms: z.int().min(50).max(60_000).default(5000),
+      tries: z.int().min(1).max(10).default(2),
+    })
+    .default(() => ({ servers: [], timeout_ms: 5000, tries: 2 })),
   // Inbound SPF/DKIM/DMARC/ARC on the MX listener, DKIM signing of submissions, ARC sealing of
   // forwarded mail. The policy keys may be overridden per local domain under [mailauth.domains].
   mailauth: z
@@ -365,7 +370,7 @@ export interface Config {
   pop3: Pop3Config
   queue: QueueConfig
   relay: RelayConfig
-  dns: { servers: HostPort[] }
+  dns: { servers: HostPort[]; timeoutMs: number; tries: number }
   mailauth: MailauthConfig
   mtaSts: MtaStsConfig
   log: { level: LogLevel; format: 'auto' | 'json' | 'pretty' }

@@ -27,4 +27,9 @@ export interface Envelope {
   ret: 'full' | 'hdrs' | null
   /** The authenticated account that submitted the message; null for MX mail. */
   submittedBy: AccountId | null
+  /**
+   * Recipients (as written in RCPT TO) whose local copies go to the account's Junk mailbox:
+   * inbound authentication said to quarantine the message for their domain.
+   */
+  quarantine?: ReadonlySet<string>
 }

@@ -66,13 +66,16 @@ export function createDelivery(store: Store, log: Logger, options: DeliveryOptio
       const accounts = new Map<number, AccountDelivery>()
       const remote = new Map<string, NewQueueRecipient>()
       for (const recipient of envelope.recipients) {
+        const isQuarantined = envelope.quarantine?.has(recipient.address) === true
         for (const local of recipient.local) {
           let entry = accounts.get(local.account.id)
           if (entry === undefined) {
             entry = { account: local.account, mailboxIds: new Set(), isOverQuota: false }
             accounts.set(local.account.id, entry)
           }
-          entry.mailboxIds.add(await chooseMailbox(store, local))
+          entry.mailboxIds.add(
+            isQuarantined ? await junkMailbox(store, local) : await chooseMailbox(store, local),
+          )
         }
         for (const address of recipient.remote) {
           if (remote.has(address)) continue
@@ -178,6 +181,13 @@ async function chooseMailbox(store: Store, local: LocalRecipient): Promise<Mailb
   const inbox = await store.getMailbox(accountId, 'INBOX')
   if (inbox === null) throw new Error(`Account ${local.account.address} has no INBOX`)
   return inbox.id
+}
+
+/** The account's Junk mailbox (RFC 6154 \Junk), or INBOX for an account that has none. */
+async function junkMailbox(store: Store, local: LocalRecipient): Promise<MailboxId> {
+  const mailboxes = await store.listMailboxes(local.account.id)
+  const junk = mailboxes.find((mailbox) => mailbox.role === 'junk')
+  return junk?.id ?? chooseMailbox(store, { account: local.account, tag: null })
 }
 
 /**

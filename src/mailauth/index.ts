@@ -4,7 +4,12 @@
 // forwarded mail, and MTA-STS (RFC 8461) for relaying and for Postern's own domains.
 
 // Inbound verification (inbound.ts, auth-results.ts, dns.ts).
-
-// DKIM keys and signing (dkim-keys.ts, dkim-sign.ts).
-
-// MTA-STS (mta-sts*.ts).
+export { authservIdOf, removeForgedAuthResults } from './auth-results.ts'
+export { type MailauthResolver, mailauthResolver } from './dns.ts'
+export {
+  createInboundVerifier,
+  type InboundAction,
+  type InboundMessage,
+  type InboundVerdict,
+  type InboundVerifier,
+} from './inbound.ts'

@@ -14,6 +14,8 @@ export interface DnsResolver {
   resolveTxt(name: string): Promise<string[][]>
   /** PTR records of a reverse name (SPF's ptr mechanism and %{p} macro, RFC 7208 §5.5). */
   resolvePtr(name: string): Promise<string[]>
+  /** CNAME targets (DMARC asks whether a name exists at all, RFC 9989 §4.10). */
+  resolveCname(name: string): Promise<string[]>
 }
 
 export type DnsErrorCode = 'nxdomain' | 'nodata' | 'temporary'
@@ -68,6 +70,7 @@ export function createDnsResolver(options: DnsResolverOptions): DnsResolver {
     resolve6: (name) => mapErrors(resolver.resolve6(name)),
     resolveTxt: (name) => mapErrors(resolver.resolveTxt(name)),
     resolvePtr: (name) => mapErrors(resolver.resolvePtr(name)),
+    resolveCname: (name) => mapErrors(resolver.resolveCname(name)),
   }
 }
 

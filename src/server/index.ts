@@ -82,7 +82,11 @@ export async function startServer(
     keepApopSecrets: config.pop3.apop,
   })
   // One resolver for the queue's routes and the MX listener's SPF, DKIM and DMARC lookups.
-  const resolver = createDnsResolver({ servers: config.dns.servers })
+  const resolver = createDnsResolver({
+    servers: config.dns.servers,
+    timeoutMs: config.dns.timeoutMs,
+    tries: config.dns.tries,
+  })
   const queue = new OutboundQueue({
     store,
     directory,

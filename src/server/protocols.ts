@@ -4,6 +4,7 @@ import type { Config } from '../config/index.ts'
 import type { Delivery } from '../delivery/index.ts'
 import type { Directory } from '../directory/index.ts'
 import { createImapServer } from '../imap/server/index.ts'
+import { createInboundVerifier } from '../mailauth/index.ts'
 import type { DnsResolver, ProtocolHandler } from '../net/index.ts'
 import { createPop3Server } from '../pop3/server/index.ts'
 import { createSmtpServer, type SmtpMode } from '../smtp/server/index.ts'
@@ -67,5 +68,14 @@ function smtpFactory(context: ProtocolContext, mode: SmtpMode): ProtocolHandler 
     delivery: context.delivery,
     throttle: context.authThrottle,
     secureContext: context.secureContext,
+    inbound:
+      mode === 'mx' && context.config.mailauth.verify
+        ? createInboundVerifier({
+            hostname: context.config.hostname,
+            config: context.config.mailauth,
+            resolver: context.resolver,
+            log: context.log.child({ service: 'mailauth' }),
+          })
+        : null,
   })
 }

@@ -41,6 +41,33 @@ export async function acceptMessage(
   session.messageCount += 1
   const id = `${session.connection.id}.${session.messageCount}`
   const recipients = transaction.recipients
+  let stored = message
+  let authResults = ''
+  let quarantine: Set<string> | undefined
+  if (deps.mode === 'mx' && deps.inbound) {
+    const verdict = await deps.inbound.verify({
+      message,
+      ip: session.connection.remoteAddress,
+      helo: session.helo ?? '',
+      sender: transaction.sender,
+      recipientDomains: recipients.map((recipient) => domainOf(recipient.address)),
+    })
+    session.log.info(
+      { id, from: transaction.sender, ...verdict.summary, quarantine: [...verdict.quarantine] },
+      'mail authentication',
+    )
+    if (verdict.reply !== null) {
+      session.reply(verdict.reply.code, verdict.reply.status, verdict.reply.text)
+      return
+    }
+    stored = verdict.message
+    authResults = verdict.authResults
+    quarantine = new Set(
+      recipients
+        .filter((recipient) => verdict.quarantine.has(domainOf(recipient.address)))
+        .map((recipient) => recipient.address),
+    )
+  }
   const received = receivedHeader({
     helo: session.helo ?? 'unknown',
     isEsmtp: session.isEsmtp,
@@ -61,15 +88,18 @@ export async function acceptMessage(
     envelopeId: transaction.params.envelopeId,
     ret: transaction.params.ret,
     submittedBy: session.login?.id ?? null,
+    quarantine,
   }
   try {
-    const outcome = await deps.delivery.deliver(envelope, received + added, message)
+    // RFC 8601 §5: Authentication-Results goes above the trace fields, our Received included.
+    const head = authResults + received + added
+    const outcome = await deps.delivery.deliver(envelope, head, stored)
     session.log.info(
       {
         id,
         from: envelope.sender,
         to: recipients.map((recipient) => recipient.address),
-        size: Buffer.byteLength(received + added) + message.length,
+        size: Buffer.byteLength(head) + stored.length,
         stored: outcome.stored,
         queueId: outcome.queueId,
       },
@@ -80,4 +110,9 @@ export async function acceptMessage(
     session.log.error({ err: error, id }, 'delivery failed; the client will retry')
     session.reply(451, '4.3.0', 'Temporary failure storing the message, try again later')
   }
+}
+
+/** The domain of a forward-path, lower case (the policy table is keyed so). */
+function domainOf(address: string): string {
+  return address.slice(address.lastIndexOf('@') + 1).toLowerCase()
 }
