@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { runSendmail } from '../client/index.ts'
 import { POSTERN_VERSION } from '../server/index.ts'
 import { aliasCommands } from './commands/alias.ts'
+import { dkimCommands } from './commands/dkim.ts'
 import { domainCommands } from './commands/domain.ts'
 import { fetchCommand } from './commands/fetch.ts'
 import { migrateCommands } from './commands/migrate.ts'
@@ -54,6 +55,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     .allowExcessArguments()
   fetchCommand(program, io, done)
   domainCommands(program, io, done)
+  dkimCommands(program, io, done)
   userCommands(program, io, done)
   aliasCommands(program, io, done)
   queueCommands(program, io, done)

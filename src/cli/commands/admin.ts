@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '../../config/index.ts'
+import { type Config, ConfigError, loadConfig } from '../../config/index.ts'
 import { AddressError, createDirectory, type Directory } from '../../directory/index.ts'
 import { createLogger, openStore, StartupError } from '../../server/index.ts'
 import { ConflictError, InvalidNameError, NotFoundError, type Store } from '../../store/index.ts'
@@ -18,7 +18,7 @@ export class UsageError extends Error {
 export async function runAdminCommand(
   options: { config?: string },
   io: CliIo,
-  work: (directory: Directory, store: Store) => Promise<void>,
+  work: (directory: Directory, store: Store, config: Config) => Promise<void>,
 ): Promise<number> {
   const configPath = options.config ?? (io.env.POSTERN_CONFIG || null)
   let config: ReturnType<typeof loadConfig>
@@ -50,6 +50,7 @@ export async function runAdminCommand(
         keepApopSecrets: config.pop3.apop,
       }),
       store,
+      config,
     )
     return 0
   } catch (error) {
