@@ -482,7 +482,10 @@ export interface MtaStsConfig {
   enforceOutbound: boolean
   /** The port policies are fetched from (443; tests use another). */
   httpsPort: number
-  /** Absolute; trusted instead of the system's CAs for policy fetches (tests). */
+  /**
+   * Absolute; trusted instead of the system's CAs for policy fetches and for the certificates
+   * of MX hosts under an enforced policy (tests, private CAs).
+   */
   caFile: string | null
   fetchTimeoutMs: number
   /** The policy served for Postern's own domains; "none" serves nothing. */

@@ -46,7 +46,18 @@ export function authservIdOf(value: Buffer): string {
 
 /** The Authentication-Results field among the ones mailauth returns, CRLF-terminated. */
 export function authResultsField(headers: string): string {
-  const fields = headers.split(/\r\n(?![ \t])/).filter((field) => field !== '')
-  const field = fields.find((text) => /^Authentication-Results:/i.test(text))
+  const field = fieldsOf(headers).find((text) => /^Authentication-Results:/i.test(text))
   return field === undefined ? '' : `${field}\r\n`
+}
+
+/** The ARC set mailauth made when asked to seal (RFC 8617 §4.1), in its order, or ''. */
+export function arcSetFields(headers: string): string {
+  return fieldsOf(headers)
+    .filter((text) => /^ARC-(Seal|Message-Signature|Authentication-Results):/i.test(text))
+    .map((text) => `${text}\r\n`)
+    .join('')
+}
+
+function fieldsOf(headers: string): string[] {
+  return headers.split(/\r\n(?![ \t])/).filter((field) => field !== '')
 }

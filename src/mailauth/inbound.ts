@@ -8,7 +8,7 @@ import { authenticate } from 'mailauth'
 import type { MailauthConfig, MailauthPolicy } from '../config/index.ts'
 import type { DnsResolver } from '../net/index.ts'
 import type { Logger } from '../util/index.ts'
-import { authResultsField, removeForgedAuthResults } from './auth-results.ts'
+import { arcSetFields, authResultsField, removeForgedAuthResults } from './auth-results.ts'
 import { mailauthResolver } from './dns.ts'
 
 /** Verification gives up after this long and answers 451: the sender tries again later. */
@@ -25,6 +25,11 @@ export interface InboundMessage {
   sender: string
   /** The domain (A-label, lower case) of each envelope recipient. */
   recipientDomains: readonly string[]
+  /**
+   * The local domain whose alias forwards this message to a remote address: the forwarded copy
+   * is ARC-sealed (RFC 8617 §5.1) with that domain's active RSA key. Null when not forwarded.
+   */
+  sealDomain?: string | null
 }
 
 export type InboundAction = 'accept' | 'quarantine' | 'reject'
@@ -43,6 +48,11 @@ export interface InboundVerdict {
   authResults: string
   /** The message with forged Authentication-Results fields removed. */
   message: Buffer
+  /**
+   * The ARC set (ARC-Seal, ARC-Message-Signature, ARC-Authentication-Results) for the forwarded
+   * copy only, CRLF-terminated; '' when nothing is forwarded or no key can seal.
+   */
+  arcHeaders: string
   /** One line's worth for the log. */
   summary: Record<string, unknown>
 }
@@ -58,6 +68,13 @@ export interface InboundVerifierOptions {
   log: Logger
   /** For tests: how long before giving up. */
   timeoutMs?: number
+  /** The key that seals mail forwarded for `domain` (RSA: ARC has no Ed25519, RFC 8617 §4.1.3). */
+  sealKey?: (domain: string) => SealKey | null
+}
+
+export interface SealKey {
+  selector: string
+  privateKeyPem: string
 }
 
 export function createInboundVerifier(options: InboundVerifierOptions): InboundVerifier {
@@ -66,6 +83,8 @@ export function createInboundVerifier(options: InboundVerifierOptions): InboundV
   return {
     async verify(input) {
       const cleaned = removeForgedAuthResults(input.message, options.hostname)
+      const sealDomain = input.sealDomain ?? null
+      const key = sealDomain === null ? null : (options.sealKey?.(sealDomain) ?? null)
       let result: Awaited<ReturnType<typeof authenticate>>
       try {
         result = await withTimeout(
@@ -76,6 +95,15 @@ export function createInboundVerifier(options: InboundVerifierOptions): InboundV
             mta: options.hostname,
             resolver: resolver as never,
             disableBimi: true,
+            ...(key === null || sealDomain === null
+              ? {}
+              : {
+                  seal: {
+                    signingDomain: sealDomain,
+                    selector: key.selector,
+                    privateKey: key.privateKeyPem,
+                  },
+                }),
           }),
           timeoutMs,
         )
@@ -85,6 +113,12 @@ export function createInboundVerifier(options: InboundVerifierOptions): InboundV
       }
       const summary = summarize(result, cleaned.removed)
       const authResults = authResultsField(result.headers)
+      const arcHeaders = arcSetFields(result.headers)
+      if (sealDomain !== null) {
+        if (key === null) summary.arcSeal = `no RSA key for ${sealDomain}`
+        else if (arcHeaders === '') summary.arcSeal = `not sealed (chain ${summary.arc})`
+        else summary.arcSeal = `sealed by ${sealDomain}`
+      }
       // RFC 7208 §2.6.6, RFC 6376 §6.1.2, RFC 7489 §6.6.3: a lookup that failed is temperror,
       // which says nothing either way; the sender retries and the check is made again.
       const failed = temporaryFailures(result)
@@ -107,6 +141,7 @@ export function createInboundVerifier(options: InboundVerifierOptions): InboundV
           quarantine: new Set(),
           authResults,
           message: cleaned.message,
+          arcHeaders: '',
           summary: { ...summary, action: 'reject' },
         }
       }
@@ -119,6 +154,7 @@ export function createInboundVerifier(options: InboundVerifierOptions): InboundV
         quarantine,
         authResults,
         message: cleaned.message,
+        arcHeaders,
         summary: { ...summary, action: quarantine.size > 0 ? 'quarantine' : 'accept' },
       }
     },
@@ -180,6 +216,7 @@ function tempfail(message: Buffer, text: string): InboundVerdict {
     quarantine: new Set(),
     authResults: '',
     message,
+    arcHeaders: '',
     summary: { action: 'tempfail' },
   }
 }

@@ -1,6 +1,7 @@
-import type { QueueConfig, RelayConfig } from '../config/index.ts'
+import type { MtaStsConfig, QueueConfig, RelayConfig } from '../config/index.ts'
 import { type Delivery, MAILBOX_FULL } from '../delivery/index.ts'
 import type { Directory } from '../directory/index.ts'
+import { openMtaStsPolicies } from '../mailauth/index.ts'
 import type { DnsResolver } from '../net/index.ts'
 import type {
   QueueClaim,
@@ -36,6 +37,11 @@ export interface QueueOptions {
   relay: RelayConfig
   /** The smart host's CA file contents, if configured. */
   smartHostCa?: Buffer | null
+  /**
+   * MTA-STS (RFC 8461) for deliveries by MX: `[mta_sts]`, and the data dir its policy cache
+   * file lives in. Absent or null: no policies are looked up.
+   */
+  mtaSts?: { config: MtaStsConfig; dataDir: string } | null
   /** Names this node's leases: stable across restarts, different on every node. */
   owner: string
   log: Logger
@@ -81,6 +87,9 @@ export class OutboundQueue {
       smartHostCa: options.smartHostCa ?? null,
       resolver: options.resolver,
       pool: this.#pool,
+      mtaSts: options.mtaSts
+        ? openMtaStsPolicies({ ...options.mtaSts, resolver: options.resolver, log: options.log })
+        : null,
       log: options.log,
     })
   }

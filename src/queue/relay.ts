@@ -1,12 +1,12 @@
 import { isIP } from 'node:net'
 import type { ConnectionOptions as TlsOptions } from 'node:tls'
 import type { RelayConfig } from '../config/index.ts'
+import type { MtaStsPolicies } from '../mailauth/index.ts'
 import { downgrade8bit } from '../mime/index.ts'
-import { DnsError, type DnsResolver } from '../net/index.ts'
+import type { DnsResolver } from '../net/index.ts'
 import {
   describeReply,
   type MessageSource,
-  type SmtpCapabilities,
   SmtpClient,
   SmtpClientError,
   type SmtpTimeouts,
@@ -15,8 +15,16 @@ import type { Reply } from '../smtp/proto/index.ts'
 import type { QueueEntry, QueueRecipient } from '../store/index.ts'
 import type { Logger } from '../util/index.ts'
 import type { ConnectionPool, PooledSession } from './connection-pool.ts'
+import { checkExtensions, needsSmtputf8 } from './extensions.ts'
+import {
+  STS_STATUS,
+  type StsConnection,
+  type StsGuard,
+  StsViolation,
+  stsGuardFor,
+} from './mta-sts.ts'
 import { readAll } from './read-all.ts'
-import { type Route, RouteError, resolveRoute } from './route.ts'
+import { type Route, RouteError, resolveRoute, resolveSmartHost } from './route.ts'
 
 // One delivery attempt for the recipients of one queue entry at one destination domain: find
 // the hosts (RFC 5321 §5.1), take the first that talks, send, and turn every reply into an
@@ -55,6 +63,8 @@ export interface RelayOptions {
   smartHostCa: Buffer | null
   resolver: DnsResolver
   pool: ConnectionPool
+  /** MTA-STS policies for MX deliveries (RFC 8461); null when `[mta_sts] enforce_outbound` is off. */
+  mtaSts: MtaStsPolicies | null
   log: Logger
 }
 
@@ -99,14 +109,22 @@ export class Relay {
         `DNS lookup for ${job.destination} failed: ${error.message}`,
       )
     }
+    const sts = await stsGuardFor(job.destination, this.#options)
+    if (sts !== null) {
+      const selected = sts.select(targets)
+      if ('reply' in selected) return everyone('deferred', STS_STATUS, selected.reply)
+      targets = selected.targets
+    }
     let lastError = `no host for ${job.destination} could be reached`
+    let stsFailure: string | null = null
     for (const target of targets.slice(0, MAX_ADDRESSES)) {
       let session: PooledSession
       try {
-        session = await this.#session(target)
+        session = await this.#session(target, sts)
       } catch (error) {
         lastError = describeFailure(target, error)
         if (error instanceof LoopError) return everyone('bounced', '5.4.6', lastError)
+        if (error instanceof StsViolation) stsFailure = lastError
         this.#options.log.info(
           { host: target.name, address: target.address, error: lastError },
           'relay host unusable, trying the next',
@@ -114,6 +132,10 @@ export class Relay {
         continue
       }
       return this.#transaction(job, target, session)
+    }
+    // RFC 8461 §5: a host refused under an enforced policy is never given the mail in clear.
+    if (sts !== null && stsFailure !== null) {
+      return everyone('deferred', STS_STATUS, sts.deferral(stsFailure))
     }
     return everyone('deferred', '4.4.1', lastError)
   }
@@ -161,16 +183,20 @@ export class Relay {
   }
 
   /** A session ready for MAIL: from the pool, or connected, greeted, TLS and AUTH done. */
-  async #session(target: Target): Promise<PooledSession> {
-    const key = `${target.address}|${target.port}`
+  async #session(target: Target, sts: StsGuard | null): Promise<PooledSession> {
+    // A session whose certificate was verified for this name is pooled apart from the others.
+    const enforced = sts?.isEnforced === true
+    const key = `${target.address}|${target.port}${enforced ? `|sts:${target.name}` : ''}`
     const pooled = this.#options.pool.take(key)
     if (pooled !== null) return pooled
+    // RFC 8461 §5: under an enforced policy there is no fallback to plain text.
+    if (enforced) return { client: await this.#open(target, true, sts), uses: 0, key }
     const smart = this.#options.config.smartHost
     const failedAt = this.#tlsFailed.get(key)
     const tryTls =
       smart !== null || failedAt === undefined || Date.now() - failedAt > TLS_FAILURE_MS
     try {
-      return { client: await this.#open(target, tryTls), uses: 0, key }
+      return { client: await this.#open(target, tryTls, sts), uses: 0, key }
     } catch (error) {
       // Opportunistic TLS (RFC 7435): a host whose handshake fails still gets its mail, in the
       // clear, as Postfix does at security level "may". A smart host never does.
@@ -179,18 +205,20 @@ export class Relay {
       }
       if (error.kind !== 'tls' && error.kind !== 'reply') throw error
       this.#tlsFailed.set(key, Date.now())
-      return { client: await this.#open(target, false), uses: 0, key }
+      return { client: await this.#open(target, false, sts), uses: 0, key }
     }
   }
 
-  async #open(target: Target, tryTls: boolean): Promise<SmtpClient> {
+  async #open(target: Target, tryTls: boolean, sts: StsGuard | null): Promise<SmtpClient> {
     const { config, hostname, smartHostCa } = this.#options
     const smart = config.smartHost
+    const check: StsConnection | null = sts?.connection(target.name) ?? null
     const tls: TlsOptions =
-      smart === null
-        ? // Opportunistic TLS cannot check a certificate: MX names are not authenticated.
-          { rejectUnauthorized: false }
-        : { rejectUnauthorized: smart.verifyCertificate, ...(smartHostCa && { ca: smartHostCa }) }
+      smart !== null
+        ? { rejectUnauthorized: smart.verifyCertificate, ...(smartHostCa && { ca: smartHostCa }) }
+        : // Opportunistic TLS cannot check a certificate: MX names are not authenticated, unless
+          // an MTA-STS policy names them (RFC 8461 §4).
+          (check?.tls ?? { rejectUnauthorized: false })
     const client = await SmtpClient.connect({
       host: target.address,
       port: target.port,
@@ -205,10 +233,14 @@ export class Relay {
       const greeter = client.greeting.lines[0]?.split(' ')[0]?.toLowerCase()
       if (greeter === hostname.toLowerCase()) throw new LoopError(target)
       const capabilities = await client.hello(hostname)
+      check?.checkOffer(capabilities)
       if (tryTls && !client.isSecure && (capabilities.startTls || smart?.tls === 'starttls')) {
-        await client.startTls()
+        await client.startTls().catch((error: Error) => {
+          throw check?.tlsFailed(error) ?? error
+        })
         await client.hello(hostname)
       }
+      check?.checkSession(client.isSecure, capabilities)
       if (smart !== null && smart.tls !== 'opportunistic' && !client.isSecure) {
         throw new SmtpClientError('tls', 'STARTTLS', `${target.name} does not offer STARTTLS`)
       }
@@ -308,63 +340,6 @@ export class Relay {
       return everyone('deferred', '4.4.2', describeFailure(target, error))
     }
   }
-}
-
-/** The smart host's own addresses (A, then AAAA); no MX lookup for it. */
-async function resolveSmartHost(host: string, resolver: DnsResolver): Promise<Route> {
-  const lookUp = (family: Promise<string[]>) =>
-    family.catch((error: unknown) => {
-      if (error instanceof DnsError && error.code !== 'temporary') return []
-      throw new RouteError(`DNS lookup for ${host} failed: ${(error as Error).message}`)
-    })
-  const addresses = [
-    ...(await lookUp(resolver.resolve4(host))),
-    ...(await lookUp(resolver.resolve6(host))),
-  ]
-  if (addresses.length === 0) return { kind: 'no-hosts', reason: `${host} has no address` }
-  return { kind: 'hosts', hosts: [{ name: host, preference: 0, addresses, isImplicit: true }] }
-}
-
-/** What the peer lacks that this message needs; such a message bounces (it cannot ever go). */
-function checkExtensions(
-  entry: QueueEntry,
-  needsUtf8: boolean,
-  capabilities: SmtpCapabilities,
-  remote: string,
-): { status: string; reply: string } | null {
-  if (needsUtf8) {
-    // RFC 6531 §3.4: an SMTPUTF8 message is not sent to a server that lacks it.
-    return {
-      status: '5.6.7',
-      reply: `${remote} does not support SMTPUTF8, which the message needs`,
-    }
-  }
-  if (entry.body === 'binarymime' && !(capabilities.binaryMime && capabilities.chunking)) {
-    return { status: '5.6.3', reply: `${remote} does not accept binary data (no BINARYMIME)` }
-  }
-  return null
-}
-
-/** Whether the envelope or the header section holds non-ASCII (the body is 8BITMIME's business). */
-async function needsSmtputf8(
-  entry: QueueEntry,
-  recipients: readonly QueueRecipient[],
-  job: RelayJob,
-): Promise<boolean> {
-  const isAscii = (text: string) => [...text].every((c) => c.charCodeAt(0) < 0x80)
-  if (!isAscii(entry.sender) || recipients.some((r) => !isAscii(r.address))) return true
-  const parts: Buffer[] = []
-  let size = 0
-  for await (const chunk of job.read()) {
-    parts.push(chunk)
-    size += chunk.length
-    const seen = Buffer.concat(parts, size)
-    const end = seen.indexOf('\r\n\r\n')
-    const head = end < 0 ? seen : seen.subarray(0, end)
-    if (head.some((octet) => octet > 0x7f)) return true
-    if (end >= 0) return false
-  }
-  return false
 }
 
 function fromReply(id: number, reply: Reply, remote: string, hasDsn: boolean): RecipientResult {

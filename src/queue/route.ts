@@ -127,6 +127,21 @@ export async function resolveRoute(
   return { kind: 'no-hosts', reason: `no MX host of ${domain} has an address (${details})` }
 }
 
+/** The smart host's own addresses (A, then AAAA); no MX lookup for it. */
+export async function resolveSmartHost(host: string, resolver: DnsResolver): Promise<Route> {
+  const lookUp = (family: Promise<string[]>) =>
+    family.catch((error: unknown) => {
+      if (error instanceof DnsError && error.code !== 'temporary') return []
+      throw new RouteError(`DNS lookup for ${host} failed: ${(error as Error).message}`)
+    })
+  const addresses = [
+    ...(await lookUp(resolver.resolve4(host))),
+    ...(await lookUp(resolver.resolve6(host))),
+  ]
+  if (addresses.length === 0) return { kind: 'no-hosts', reason: `${host} has no address` }
+  return { kind: 'hosts', hosts: [{ name: host, preference: 0, addresses, isImplicit: true }] }
+}
+
 /** "[192.0.2.1]" or "[IPv6:2001:db8::1]" (RFC 5321 §4.1.3) to its address; else undefined. */
 function parseAddressLiteral(literal: string): string | undefined {
   if (!literal.endsWith(']')) return undefined

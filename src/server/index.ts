@@ -96,6 +96,8 @@ export async function startServer(
     config: config.queue,
     relay: config.relay,
     smartHostCa: readSmartHostCa(config),
+    // MTA-STS (RFC 8461) for MX deliveries; its policy cache persists in the data dir.
+    mtaSts: { config: config.mtaSts, dataDir: config.dataDir },
     // Stable across restarts (a restart takes its own leases back at once), distinct per node.
     owner: `${config.hostname}:${config.dataDir}`,
     log: log.child({ service: 'queue' }),

@@ -1,10 +1,16 @@
 import type { SecureContext } from 'node:tls'
+import { createAdminServer } from '../admin/index.ts'
 import type { AuthThrottle } from '../auth/index.ts'
 import type { Config } from '../config/index.ts'
 import type { Delivery } from '../delivery/index.ts'
 import type { Directory } from '../directory/index.ts'
 import { createImapServer } from '../imap/server/index.ts'
-import { createInboundVerifier } from '../mailauth/index.ts'
+import {
+  createDkimSigner,
+  createInboundVerifier,
+  loadDkimKeys,
+  type SealKey,
+} from '../mailauth/index.ts'
 import type { DnsResolver, ProtocolHandler } from '../net/index.ts'
 import { createPop3Server } from '../pop3/server/index.ts'
 import { createSmtpServer, type SmtpMode } from '../smtp/server/index.ts'
@@ -56,9 +62,18 @@ export const PROTOCOLS: Partial<Record<ProtocolName, ProtocolFactory>> = {
       throttle: context.authThrottle,
       secureContext: context.secureContext,
     }),
+  // Plain HTTP for a reverse proxy: Postern's own MTA-STS policy (RFC 8461 §3.3) and /healthz.
+  admin: (context) =>
+    createAdminServer({
+      config: context.config,
+      directory: context.directory,
+      log: context.log.child({ service: 'admin' }),
+    }),
 }
 
 function smtpFactory(context: ProtocolContext, mode: SmtpMode): ProtocolHandler {
+  const { config } = context
+  const log = context.log.child({ service: 'mailauth' })
   return createSmtpServer({
     mode,
     hostname: context.config.hostname,
@@ -69,13 +84,31 @@ function smtpFactory(context: ProtocolContext, mode: SmtpMode): ProtocolHandler 
     throttle: context.authThrottle,
     secureContext: context.secureContext,
     inbound:
-      mode === 'mx' && context.config.mailauth.verify
+      mode === 'mx' && config.mailauth.verify
         ? createInboundVerifier({
-            hostname: context.config.hostname,
-            config: context.config.mailauth,
+            hostname: config.hostname,
+            config: config.mailauth,
             resolver: context.resolver,
-            log: context.log.child({ service: 'mailauth' }),
+            log,
+            sealKey: config.mailauth.arcSeal
+              ? (domain) => sealKey(config.dataDir, domain)
+              : undefined,
           })
         : null,
+    signer:
+      mode === 'submission' && config.mailauth.sign
+        ? createDkimSigner({ dataDir: config.dataDir, log })
+        : null,
   })
+}
+
+/** A domain's active RSA DKIM key, which also seals ARC sets (ARC has no Ed25519). */
+function sealKey(dataDir: string, domain: string): SealKey | null {
+  const key = loadDkimKeys(dataDir, domain).find(
+    (candidate) =>
+      candidate.state === 'active' &&
+      candidate.algorithm === 'rsa-sha256' &&
+      candidate.privateKeyPem !== null,
+  )
+  return key?.privateKeyPem ? { selector: key.selector, privateKeyPem: key.privateKeyPem } : null
 }

@@ -1,6 +1,6 @@
 import { createServer, type Socket } from 'node:net'
 import type { TestContext } from 'node:test'
-import { TLSSocket } from 'node:tls'
+import { createSecureContext, TLSSocket } from 'node:tls'
 import { testSecureContext } from './tls.ts'
 
 // A scriptable SMTP server for relay tests: it listens on a loopback address of its own, answers
@@ -24,6 +24,8 @@ export interface FakeSmtpOptions {
    * ENHANCEDSTATUSCODES. "STARTTLS" among them turns STARTTLS on (a throwaway certificate).
    */
   extensions?: string[]
+  /** STARTTLS with this certificate (and chain) instead of the throwaway one for localhost. */
+  certificate?: { cert: string; key: string }
   /** The reply to MAIL, given the reverse-path and the whole command line; default 250. */
   onMail?: (from: string, line: string) => string
   /**
@@ -89,7 +91,11 @@ export async function startFakeSmtp(t: TestContext, options: FakeSmtpOptions): P
   const name = options.name ?? 'fake.test'
   const extensions = options.extensions ?? DEFAULT_EXTENSIONS
   const hasStartTls = extensions.some((line) => line.toUpperCase() === 'STARTTLS')
-  const secureContext = hasStartTls ? await testSecureContext() : null
+  const secureContext = !hasStartTls
+    ? null
+    : options.certificate !== undefined
+      ? createSecureContext(options.certificate)
+      : await testSecureContext()
   const transactions: FakeTransaction[] = []
   const rcpts: Array<{ address: string; reply: string }> = []
   const commands: string[] = []
