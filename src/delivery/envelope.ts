@@ -32,4 +32,9 @@ export interface Envelope {
    * inbound authentication said to quarantine the message for their domain.
    */
   quarantine?: ReadonlySet<string>
+  /**
+   * Fields only the copy relayed onwards gets, above the trace fields: the ARC set sealed for
+   * mail an alias forwards to a remote address (RFC 8617 §5.1).
+   */
+  forwardHead?: string
 }

@@ -57,7 +57,10 @@ export function createDelivery(store: Store, log: Logger, options: DeliveryOptio
       // Each stored form is built in one copy of the body: trace fields, then the message.
       let queued: Buffer | null = null
       const queueBytes = () => {
-        queued ??= Buffer.concat([Buffer.from(head, 'utf8'), message])
+        queued ??= Buffer.concat([
+          Buffer.from((envelope.forwardHead ?? '') + head, 'utf8'),
+          message,
+        ])
         return queued
       }
       const size = Buffer.byteLength(head) + message.length

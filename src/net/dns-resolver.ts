@@ -14,7 +14,7 @@ export interface DnsResolver {
   resolveTxt(name: string): Promise<string[][]>
   /** PTR records of a reverse name (SPF's ptr mechanism and %{p} macro, RFC 7208 §5.5). */
   resolvePtr(name: string): Promise<string[]>
-  /** CNAME targets (DMARC asks whether a name exists at all, RFC 9989 §4.10). */
+  /** CNAME targets (DMARC asks whether a name exists at all, for its np= policy). */
   resolveCname(name: string): Promise<string[]>
 }
 

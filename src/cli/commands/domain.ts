@@ -1,5 +1,14 @@
 import type { Command } from 'commander'
 import { displayDomain } from '../../directory/index.ts'
+import {
+  checkDomain,
+  dkimDomain,
+  formatDomainCheck,
+  listDkimKeys,
+  ownStsRecord,
+} from '../../mailauth/index.ts'
+import { createDnsResolver } from '../../net/index.ts'
+import { NotFoundError } from '../../store/index.ts'
 import type { CliIo } from '../io.ts'
 import { runAdminCommand } from './admin.ts'
 
@@ -42,6 +51,39 @@ export function domainCommands(program: Command, io: CliIo, done: (code: number)
           io.out(`removed domain ${name}`)
         }),
       )
+    })
+  domain
+    .command('check <name>')
+    .description(
+      'print what DNS must hold for the domain (MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT) and what it holds now; exit 1 unless all are there',
+    )
+    .option('-c, --config <file>', 'TOML config file')
+    .action(async (name: string, options: { config?: string }) => {
+      let isComplete = true
+      const code = await runAdminCommand(options, io, async (directory, _store, config) => {
+        const ascii = dkimDomain(name)
+        if (!(await directory.isLocalDomain(ascii))) {
+          throw new NotFoundError(`${name} is not a local domain (postern domain add ${name})`)
+        }
+        const resolver = createDnsResolver({
+          servers: config.dns.servers,
+          timeoutMs: config.dns.timeoutMs,
+          tries: config.dns.tries,
+        })
+        const rows = await checkDomain({
+          domain: ascii,
+          hostname: config.hostname,
+          dkimKeys: listDkimKeys(config.dataDir, ascii),
+          mtaStsRecord: ownStsRecord(config),
+          resolver,
+        })
+        io.out(`DNS for ${describe(ascii)}, as the configured resolver sees it:`)
+        for (const line of formatDomainCheck(rows)) io.out(line)
+        // TLS-RPT is advice; everything else must be there.
+        isComplete = rows.every((row) => row.status === 'ok' || row.kind === 'TLS-RPT')
+        io.out(isComplete ? 'everything needed is published' : 'some records are missing or wrong')
+      })
+      done(code === 0 && !isComplete ? 1 : code)
     })
 }
 

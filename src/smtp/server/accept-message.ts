@@ -37,6 +37,12 @@ export async function acceptMessage(
       return
     }
     added = checked.added
+    // RFC 6376 §5: signed as it leaves the submission server, over what submission added too;
+    // a domain without an active key, or a signing problem (logged), leaves it unsigned.
+    if (deps.signer) {
+      const signed = Buffer.concat([Buffer.from(added, 'utf8'), message])
+      added = (await deps.signer.sign(signed, checked.fromDomain)) + added
+    }
   }
   session.messageCount += 1
   const id = `${session.connection.id}.${session.messageCount}`
@@ -44,13 +50,19 @@ export async function acceptMessage(
   let stored = message
   let authResults = ''
   let quarantine: Set<string> | undefined
+  let forwardHead = ''
   if (deps.mode === 'mx' && deps.inbound) {
+    // A local alias that sends the message on to a remote address: that copy is ARC-sealed.
+    const forwarding = recipients.find((recipient) =>
+      recipient.remote.some((target) => target !== recipient.address),
+    )
     const verdict = await deps.inbound.verify({
       message,
       ip: session.connection.remoteAddress,
       helo: session.helo ?? '',
       sender: transaction.sender,
       recipientDomains: recipients.map((recipient) => domainOf(recipient.address)),
+      sealDomain: forwarding === undefined ? null : domainOf(forwarding.address),
     })
     session.log.info(
       { id, from: transaction.sender, ...verdict.summary, quarantine: [...verdict.quarantine] },
@@ -62,6 +74,7 @@ export async function acceptMessage(
     }
     stored = verdict.message
     authResults = verdict.authResults
+    forwardHead = verdict.arcHeaders
     quarantine = new Set(
       recipients
         .filter((recipient) => verdict.quarantine.has(domainOf(recipient.address)))
@@ -89,6 +102,7 @@ export async function acceptMessage(
     ret: transaction.params.ret,
     submittedBy: session.login?.id ?? null,
     quarantine,
+    forwardHead,
   }
   try {
     // RFC 8601 §5: Authentication-Results goes above the trace fields, our Received included.

@@ -3,7 +3,7 @@ import type { AuthThrottle } from '../../auth/index.ts'
 import type { SmtpConfig } from '../../config/index.ts'
 import type { Delivery, EnvelopeRecipient } from '../../delivery/index.ts'
 import type { Directory } from '../../directory/index.ts'
-import type { InboundVerifier } from '../../mailauth/index.ts'
+import type { DkimSigner, InboundVerifier } from '../../mailauth/index.ts'
 import { type Connection, isSocketError, LineTooLongError } from '../../net/index.ts'
 import type { Account, Store } from '../../store/index.ts'
 import {
@@ -35,6 +35,8 @@ export interface SmtpServerDeps {
   secureContext: SecureContext
   /** SPF, DKIM, DMARC and ARC at the end of DATA on the MX listener; null: not checked. */
   inbound?: InboundVerifier | null
+  /** DKIM signing of submitted mail; null: not signed. */
+  signer?: DkimSigner | null
 }
 
 /** The mail transaction between MAIL and the end of DATA/BDAT (RFC 5321 §3.3). */

@@ -19,14 +19,14 @@ const MAX_HEADER_OCTETS = 1024 * 1024
  * What submission does to a message before it is accepted (RFC 6409 §8): every From address must
  * be the user's (else 550 5.7.1, so a stolen password cannot forge someone else's mail), and a
  * missing Date or Message-ID is added (RFC 6409 §8.2, §8.3). Returns the header text to put in
- * front of the message, or the reply that refuses it.
+ * front of the message and the author's domain, or the reply that refuses it.
  */
 export async function checkSubmission(
   message: Buffer,
   login: Account,
   directory: Directory,
   hostname: string,
-): Promise<{ added: string } | Reply> {
+): Promise<{ added: string; fromDomain: string } | Reply> {
   const header = splitHeaderFields(message, 0, message.length, MAX_HEADER_FIELDS, MAX_HEADER_OCTETS)
   // A From past the bounds would go unchecked, so a header that long is refused outright.
   if (header.isTruncated) {
@@ -54,6 +54,8 @@ export async function checkSubmission(
       return reply(550, '5.7.1', `From address <${address}> is not owned by ${login.address}`)
     }
   }
+  // The domain DKIM signs for: the author's (RFC 7489 §3.1 alignment is with From).
+  const fromDomain = (addresses[0]?.host ?? '').toLowerCase()
   let added = ''
   if (firstField(header.fields, 'date') === undefined) {
     added += `Date: ${formatDate(new Date())}\r\n`
@@ -61,5 +63,5 @@ export async function checkSubmission(
   if (firstField(header.fields, 'message-id') === undefined) {
     added += `Message-ID: ${generateMessageId(hostname)}\r\n`
   }
-  return { added }
+  return { added, fromDomain }
 }
