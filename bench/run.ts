@@ -3,6 +3,7 @@
 // with `NAME: postern X UNIT, PEER Y UNIT, ratio R` (one such line per result; a benchmark may
 // have several), R > 1 meaning Postern is ahead. Arguments starting with `--` are options for
 // the benchmarks themselves (such as `--quick`), read from process.argv.
+import os from 'node:os'
 import type { BenchResult } from './result.ts'
 
 const BENCHMARKS: Record<string, () => Promise<{ run(): Promise<BenchResult | BenchResult[]> }>> = {
@@ -34,12 +35,21 @@ for (const name of wanted.length > 0 ? wanted : Object.keys(BENCHMARKS)) {
   }
 }
 if (results.length > 1) {
-  process.stdout.write('\n| benchmark | postern | peer | ratio |\n|---|---|---|---|\n')
+  process.stdout.write(`\n${machineDescription()}\n\n`)
+  process.stdout.write('| benchmark | postern | peer | ratio |\n|---|---|---|---|\n')
   for (const r of results) {
     process.stdout.write(
       `| ${r.name} | ${r.postern.value} ${r.unit} | ${r.peer.name} ${r.peer.value} ${r.unit} | ${r.ratio.toFixed(2)} |\n`,
     )
   }
+}
+
+/** The machine the figures come from: they mean little without it. */
+function machineDescription(): string {
+  const cpus = os.cpus()
+  const model = cpus[0]?.model.trim() ?? 'unknown CPU'
+  const memory = (os.totalmem() / 1024 ** 3).toFixed(1)
+  return `Machine: ${cpus.length} × ${model}, ${memory} GiB RAM, ${os.type()} ${os.release()} (${os.arch()}), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`
 }
 
 function formatLine(r: BenchResult): string {
