@@ -22,8 +22,12 @@ const stream = run({
   globPatterns,
   concurrency: Math.max(2, availableParallelism()),
   isolation: 'process',
-  // A test that hangs is a failure with a name, not a CI run that times out.
-  timeout: 120_000,
+  // A test that hangs is a failure with a name, not a CI run that times out. The torture
+  // suite's long form (tools/torture.ts) runs parts for a given time, and gets that much more.
+  timeout:
+    process.env.POSTERN_TORTURE === 'long'
+      ? 600_000 + 3 * 1000 * Number(process.env.POSTERN_TORTURE_SECONDS ?? 1800)
+      : 120_000,
 })
 stream.on('test:pass', (event) => {
   if (event.details.type !== 'suite') passed += 1

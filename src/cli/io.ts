@@ -1,18 +1,10 @@
-/** What a command may touch of the process, so the CLI can be run in-process by tests. */
-export interface CliIo {
-  out(text: string): void
-  error(text: string): void
-  env: NodeJS.ProcessEnv
-  /** All of standard input, as text (a password piped to `postern user add`). */
-  readStdin(): Promise<string>
-  /**
-   * Standard input as bytes (a message for `postern sendmail`), or null once it is longer than
-   * `maxOctets` (reading stops there).
-   */
-  readStdinBytes?(maxOctets: number): Promise<Buffer | null>
-  /** Whether standard error is a terminal (progress bars go there, never into a pipe). */
-  isErrorTerminal?: boolean
-}
+import type { ClientIo } from '../client/index.ts'
+
+/**
+ * What a command may touch of the process, so the CLI can be run in-process by tests: the
+ * shape `postern sendmail` and `postern fetch` take (src/client), which every command shares.
+ */
+export type CliIo = ClientIo
 
 export const processIo: CliIo = {
   out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),

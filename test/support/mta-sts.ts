@@ -2,21 +2,19 @@
 // an HTTPS policy host on loopback that answers per Host field, the DNS records of a policy
 // domain, a logger that keeps what it is told, and a Postern node that logs to one, so tests
 // can look for a warning.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer } from 'node:https'
 import type { Socket } from 'node:net'
-import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { TestContext } from 'node:test'
 import type { TLSSocket } from 'node:tls'
 import { generate } from 'selfsigned'
-import { loadConfig } from '../../src/config/index.ts'
-import { createDirectory } from '../../src/directory/index.ts'
-import { type RunningServer, startServer } from '../../src/server/index.ts'
+import type { RunningServer } from '../../src/server/index.ts'
 import type { Store } from '../../src/store/index.ts'
 import type { Logger } from '../../src/util/index.ts'
 import type { DnsZone } from './dns-server.ts'
+import { startNode } from './postern-node.ts'
 import { makeTempDir } from './temp-dir.ts'
 
 export interface Pem {
@@ -216,39 +214,17 @@ export async function startLoggedNode(
     port: number
     dnsPort: number
     users: ReadonlyArray<{ address: string; password: string }>
-    /** Appended to the config: [queue], [relay], [mta_sts]… */
+    /** Appended to the config: [queue], [relay] (with its port), [mta_sts]… */
     toml: string
   },
 ): Promise<LoggedNode> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'postern-sts-'))
-  const file = path.join(dir, 'postern.toml')
-  writeFileSync(
-    file,
-    [
-      `hostname = "${options.hostname}"`,
-      'data_dir = "data"',
-      'shutdown_grace_ms = 200',
-      '[listen]',
-      `smtp = "${options.address}:${options.port}"`,
-      `submission = "${options.address}:${options.port + 1}"`,
-      '[dns]',
-      `servers = ["127.0.0.1:${options.dnsPort}"]`,
-      options.toml,
-    ].join('\n'),
-  )
-  const config = loadConfig({ path: file })
   const log = recordingLogger()
-  const server = await startServer(config, { log })
-  // One hook, so the node stops before its directory goes.
-  t.after(async () => {
-    await server.stop()
-    rmSync(dir, { recursive: true, force: true })
+  const node = await startNode(t, {
+    ...options,
+    users: [...options.users],
+    // The toml names [relay] and its port; startNode adds one only when it does not.
+    relayPort: options.port,
+    log,
   })
-  const directory = createDirectory(server.store)
-  for (const user of options.users) {
-    const domain = user.address.slice(user.address.indexOf('@') + 1)
-    if (!(await directory.isLocalDomain(domain))) await directory.addDomain(domain)
-    await directory.addUser(user.address, user.password)
-  }
-  return { server, store: server.store, dataDir: config.dataDir, log }
+  return { server: node.server, store: node.store, dataDir: node.config.dataDir, log }
 }

@@ -13,7 +13,7 @@ import {
   SmtpClient,
 } from '../../src/smtp/client/index.ts'
 import type { Store } from '../../src/store/index.ts'
-import { silentLogger } from '../../src/util/index.ts'
+import { type Logger, silentLogger } from '../../src/util/index.ts'
 import { mailboxMessages } from './mailbox.ts'
 
 // A Postern node for relay tests: its own loopback address (127.0.0.2, 127.0.0.3…), so that
@@ -48,6 +48,8 @@ export interface NodeOptions {
   toml?: string
   /** Reuse a data dir (a restart). */
   dataDir?: string
+  /** Where the server logs (default: nowhere), for tests that look at its log lines. */
+  log?: Logger
 }
 
 /** The stop functions of the nodes started on each node directory this process made. */
@@ -99,7 +101,7 @@ export async function startNode(t: TestContext, options: NodeOptions): Promise<P
     )
   }
   const config = loadConfig({ path: file })
-  const server = await startServer(config, { log: silentLogger })
+  const server = await startServer(config, { log: options.log ?? silentLogger })
   // server.stop() is idempotent: every call gets the same promise.
   const stop = () => server.stop()
   nodesOf.get(dir)?.push(stop)

@@ -153,7 +153,7 @@ export async function startPostern(
 }
 
 /** Runs one `postern …` command to completion and returns its exit code and output. */
-export function runPostern(
+export async function runPostern(
   args: readonly string[],
   options: {
     cwd?: string
@@ -162,32 +162,20 @@ export function runPostern(
     stdin?: string | Buffer
   } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], {
-      cwd: options.cwd ?? REPO_ROOT,
-      env: { ...process.env, ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
-    // An empty standard input when none is given, so a command that reads it ends at once.
-    child.stdin.end(options.stdin ?? '')
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk
-    })
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk
-    })
-    const timer = setTimeout(() => {
+  const child = spawnPostern(args, options)
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
       child.kill('SIGKILL')
       reject(new Error(`postern ${args.join(' ')} did not finish in time`))
     }, options.timeoutMs ?? 30_000)
-    child.once('error', reject)
-    child.once('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
   })
+  try {
+    const { code } = await Promise.race([child.exit, timedOut])
+    return { code, stdout: child.stdout(), stderr: child.stderr() }
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /**
@@ -213,13 +201,14 @@ export interface SpawnedPostern {
 /** Starts one `postern …` command and returns at once (a daemon, a process to kill mid-way). */
 export function spawnPostern(
   args: readonly string[],
-  options: { env?: NodeJS.ProcessEnv; stdin?: string | Buffer } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; stdin?: string | Buffer } = {},
 ): SpawnedPostern {
   const child = spawn(process.execPath, [MAIN, ...args], {
-    cwd: REPO_ROOT,
+    cwd: options.cwd ?? REPO_ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   })
+  // An empty standard input when none is given, so a command that reads it ends at once.
   child.stdin.end(options.stdin ?? '')
   let stdout = ''
   let stderr = ''
@@ -229,9 +218,14 @@ export function spawnPostern(
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk
   })
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('close', (code, signal) => resolve({ code, signal })),
-  )
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('close', (code, signal) => resolve({ code, signal }))
+    // A process that could not be started at all: no exit code, and the reason on stderr.
+    child.once('error', (error) => {
+      stderr += String(error)
+      resolve({ code: null, signal: null })
+    })
+  })
   return {
     pid: child.pid ?? 0,
     exit,
