@@ -91,6 +91,56 @@ test('the idle timer restarts with traffic', async (t) => {
   await connection.closed
 })
 
+test('issue #11: a request trickled in one octet at a time is ended at its deadline', async (t) => {
+  // Found by test/torture/resources-slowloris.test.ts: each octet restarted the idle timer, so
+  // a line that never ended kept its connection for ever.
+  const { server, client } = await socketPair(t)
+  const connection = serverConnection(server)
+  const received = new Received(client)
+  connection.setIdleTimeout(10_000, () => connection.write('421 timeout\r\n'))
+  const trickle = setInterval(() => client.write('x'), 20)
+  t.after(() => clearInterval(trickle))
+  const started = Date.now()
+  const line = connection.withinDeadline(300, () => connection.reader.readLine(1000))
+  assert.equal(await line, null, 'the reader sees the end of the stream')
+  await connection.closed
+  const took = Date.now() - started
+  assert.ok(took >= 290 && took < 2000, `ended after ${took} ms`)
+  await received.waitFor('421 timeout\r\n')
+})
+
+test('issue #11: data earns time at the minimum rate, a trickle of data does not', async (t) => {
+  const { server, client } = await socketPair(t)
+  const connection = serverConnection(server)
+  // 1,000 octets every 50 ms (20 KB/s) outlast a 300 ms deadline: each buys 2 ms (500 B/s).
+  const flowing = setInterval(() => client.write(Buffer.alloc(1000, 'a')), 50)
+  const body = await connection.withinDeadline(300, () => connection.reader.readExact(20_000), true)
+  clearInterval(flowing)
+  assert.equal(body.length, 20_000)
+  assert.equal(connection.isClosed, false)
+  // One octet every 20 ms (50 B/s) earns too little: the deadline passes.
+  const trickle = setInterval(() => client.write('a'), 20)
+  t.after(() => clearInterval(trickle))
+  const started = Date.now()
+  await assert.rejects(
+    connection.withinDeadline(300, () => connection.reader.readExact(20_000), true),
+    /octets short/,
+  )
+  const took = Date.now() - started
+  assert.ok(took >= 290 && took < 2000, `ended after ${took} ms`)
+  assert.equal(connection.isClosed, true)
+})
+
+test('a request that arrives in time leaves no deadline behind', async (t) => {
+  const { server, client } = await socketPair(t)
+  const connection = serverConnection(server)
+  client.write('NOOP\r\n')
+  const line = await connection.withinDeadline(100, () => connection.reader.readLine(1000))
+  assert.equal(line?.bytes.toString(), 'NOOP')
+  await sleep(300)
+  assert.equal(connection.isClosed, false)
+})
+
 test('end writes the last reply, closes, and later writes are ignored', async (t) => {
   const { server, client } = await socketPair(t)
   const connection = serverConnection(server)

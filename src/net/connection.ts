@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream'
 import type { SecureContext, TLSSocket } from 'node:tls'
 import { constants, createDeflateRaw, createInflateRaw, type DeflateRaw } from 'node:zlib'
 import type { Logger } from '../util/index.ts'
-import { CLOSE_TIMEOUT_MS } from './limits.ts'
+import { CLOSE_TIMEOUT_MS, MIN_DATA_OCTETS_PER_SECOND } from './limits.ts'
 import { LineReader } from './line-reader.ts'
 import { acceptTls } from './tls-accept.ts'
 
@@ -40,6 +40,10 @@ export class Connection {
   #isClosed = false
   #idleTimeoutMs = 0
   #onIdle: (() => void | Promise<void>) | null = null
+  /** The time left for the request being read (see withinDeadline), null when none is. */
+  #request: RequestDeadline | null = null
+  /** Set once a timeout is ending the connection. */
+  #isEnding = false
   #resolveClosed!: () => void
 
   readonly #handleClose = () => {
@@ -47,7 +51,16 @@ export class Connection {
     this.#resolveClosed()
   }
   readonly #handleTimeout = () => {
-    void this.#idle()
+    void this.#idle('idle timeout')
+  }
+  readonly #handleData = (chunk: Buffer) => {
+    const request = this.#request
+    if (request === null || request.octetsPerMs === 0) return
+    spend(request)
+    request.budgetMs = Math.min(
+      request.maxMs,
+      request.budgetMs + chunk.length / request.octetsPerMs,
+    )
   }
   // Errors also reach the reader, which ends the session; this keeps them from being unhandled.
   readonly #handleError = (error: NodeJS.ErrnoException) => {
@@ -192,6 +205,42 @@ export class Connection {
     this.#socket.setTimeout(ms)
   }
 
+  /**
+   * Reads one request (a command line, a message body) within `ms`, however steadily the peer
+   * trickles it in: every octet is traffic, so one a second keeps the idle timer from ever
+   * firing (slowloris). Past the deadline the connection ends as on the idle timeout, with the
+   * protocol's goodbye. With `isData`, octets buy time as they arrive, at
+   * MIN_DATA_OCTETS_PER_SECOND and never more than `ms` ahead (Postfix's smtpd_min_data_rate),
+   * so a large message on a slow link passes while a trickle does not. One request at a time.
+   */
+  async withinDeadline<T>(ms: number, read: () => Promise<T>, isData = false): Promise<T> {
+    const request: RequestDeadline = {
+      budgetMs: ms,
+      maxMs: ms,
+      octetsPerMs: isData ? MIN_DATA_OCTETS_PER_SECOND / 1000 : 0,
+      since: Date.now(),
+      timer: undefined,
+    }
+    const check = () => {
+      if (this.#request !== request) return
+      spend(request)
+      if (request.budgetMs > 0) {
+        request.timer = setTimeout(check, request.budgetMs)
+        return
+      }
+      this.#request = null
+      void this.#idle('request deadline passed')
+    }
+    this.#request = request
+    request.timer = setTimeout(check, ms)
+    try {
+      return await read()
+    } finally {
+      clearTimeout(request.timer)
+      if (this.#request === request) this.#request = null
+    }
+  }
+
   /** Writes `finalData` (if any), half-closes, and resolves once the socket is closed. */
   async end(finalData?: string | Buffer): Promise<void> {
     // A peer that neither reads the last reply nor closes its side is cut after the timeout.
@@ -210,8 +259,11 @@ export class Connection {
     this.#socket.destroy()
   }
 
-  async #idle(): Promise<void> {
-    this.log.info({ idleTimeoutMs: this.#idleTimeoutMs }, 'idle timeout')
+  async #idle(reason: 'idle timeout' | 'request deadline passed'): Promise<void> {
+    // The idle timer and a request's deadline may both fire: one goodbye.
+    if (this.#isEnding) return
+    this.#isEnding = true
+    this.log.info({ idleTimeoutMs: this.#idleTimeoutMs }, reason)
     // The goodbye is best effort: a peer that stopped reading must not keep the socket (and its
     // connection slot) by never draining it, and a failing goodbye must not reach the process.
     let timer: NodeJS.Timeout | undefined
@@ -234,15 +286,34 @@ export class Connection {
     socket.on('close', this.#handleClose)
     socket.on('timeout', this.#handleTimeout)
     socket.on('error', this.#handleError)
+    socket.on('data', this.#handleData)
     if (this.#idleTimeoutMs > 0) socket.setTimeout(this.#idleTimeoutMs)
   }
 
   #unlisten(socket: Socket): void {
     socket.off('close', this.#handleClose)
     socket.off('timeout', this.#handleTimeout)
+    socket.off('data', this.#handleData)
     socket.setTimeout(0)
     // The TLS socket takes over; errors on the old object stay harmless.
   }
+}
+
+/** The time left to read one request; spent as time passes, earned back by data octets. */
+interface RequestDeadline {
+  budgetMs: number
+  readonly maxMs: number
+  /** The least data rate, in octets per ms (an octet earns 1 / octetsPerMs ms); 0: none earns. */
+  readonly octetsPerMs: number
+  /** When the budget was last brought up to date. */
+  since: number
+  timer: NodeJS.Timeout | undefined
+}
+
+function spend(request: RequestDeadline): void {
+  const now = Date.now()
+  request.budgetMs -= now - request.since
+  request.since = now
 }
 
 /** "::ffff:127.0.0.1" → "127.0.0.1", so limits and logs see one form of each IPv4 peer. */

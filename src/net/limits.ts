@@ -15,3 +15,10 @@ export const TLS_HANDSHAKE_TIMEOUT_MS = 30_000
 
 /** How long a closing connection waits for its last reply to drain and the peer to close. */
 export const CLOSE_TIMEOUT_MS = 5_000
+
+/**
+ * The slowest a message body (SMTP DATA or BDAT, an IMAP literal) may arrive once its deadline
+ * is spent: each octet buys 2 ms. Postfix's smtpd_min_data_rate, 4 kbit/s: a 25 MiB message
+ * takes hours at that pace, and a slowloris at one octet a second gets nowhere.
+ */
+export const MIN_DATA_OCTETS_PER_SECOND = 500

@@ -30,9 +30,13 @@ export async function answerStoreError(
   return true
 }
 
-/** A response text stays on one line whatever a message held. */
+/**
+ * A response text stays on one line whatever a message held, and holds no control character
+ * (RFC 9051 §9: TEXT-CHAR excludes CTL octets; a store message may quote a name that had one).
+ */
 function oneLine(text: string): string {
-  return text.replace(/[\r\n]+/g, ' ')
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
+  return text.replace(/[\r\n]+/g, ' ').replace(/[\u0000-\u001f\u007f]/g, '?')
 }
 
 /** Runs `action`, answering the client's store errors as answerStoreError does. */

@@ -1,5 +1,5 @@
 import { isValidUtf8 } from '../../mime/index.ts'
-import { checkMailboxName } from '../../store/index.ts'
+import { checkMailboxName, InvalidNameError } from '../../store/index.ts'
 import {
   type CommandReader,
   decodeMailboxName,
@@ -22,6 +22,24 @@ export const HIERARCHY_DELIMITER = '/'
  */
 export function readMailboxName(reader: CommandReader, utf8: boolean): string {
   return checkMailboxName(decodeWireName(reader.astring(), utf8))
+}
+
+/**
+ * readMailboxName for a command that must still parse to its end before it answers (a syntax
+ * error there is BAD, whatever the name): a name no mailbox can have comes back as the
+ * InvalidNameError to answer NO with, instead of being thrown.
+ * @throws ParseError as readMailboxName does
+ */
+export function readMailboxNameOrError(
+  reader: CommandReader,
+  utf8: boolean,
+): string | InvalidNameError {
+  try {
+    return readMailboxName(reader, utf8)
+  } catch (error) {
+    if (error instanceof InvalidNameError) return error
+    throw error
+  }
 }
 
 /** The name as sent, decoded but not checked against the store's rules (LIST patterns). */

@@ -196,3 +196,18 @@ test('an idle session is told BYE and closed', async (t) => {
   assert.ok(Date.now() - started >= 250)
   await client.closed()
 })
+
+test('issue #11: a command trickled in one octet at a time is ended by the timeout with BYE', async (t) => {
+  // Found by test/torture/resources-slowloris.test.ts: every octet restarted the idle timer.
+  const { port } = await startImapServer(t, { config: { timeoutMs: 300 } })
+  const client = await ImapTestClient.connect(t, port)
+  await client.readLine()
+  const started = Date.now()
+  client.write('a1 LOGIN ')
+  const trickle = setInterval(() => client.write('x'), 20)
+  t.after(() => clearInterval(trickle))
+  assert.equal(await client.readLine(), '* BYE Autologout; idle for too long')
+  const took = Date.now() - started
+  assert.ok(took >= 250 && took < 2000, `ended after ${took} ms`)
+  await client.closed()
+})

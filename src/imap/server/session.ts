@@ -11,7 +11,7 @@ import {
 import type { Account, Store } from '../../store/index.ts'
 import { CommandReader, MAX_SMALL_LITERAL_OCTETS, ParseError } from '../proto/index.ts'
 import { capabilityText } from './capabilities.ts'
-import { type CommandInput, readCommand } from './command-input.ts'
+import { type CommandInput, type CommandInputOptions, readCommand } from './command-input.ts'
 import { COMMANDS } from './commands/index.ts'
 import type { SelectedMailbox, UpdateOptions } from './selected.ts'
 
@@ -50,6 +50,8 @@ export const MIN_AUTHENTICATED_TIMEOUT_MS = 30 * 60 * 1000
 /** Commands served back to back before the session lets other connections have a turn. */
 const COMMANDS_PER_TURN = 32
 
+const SPACE = 0x20
+
 /** The extensions ENABLE can turn on (RFC 5161 §3.2). */
 export type Enableable = 'IMAP4rev2' | 'CONDSTORE' | 'QRESYNC' | 'UTF8=ACCEPT'
 
@@ -86,6 +88,8 @@ export class ImapSession {
   #errors = 0
   #commands = 0
   #isWaitingForCommand = false
+  /** The idle timeout now in force, which also bounds the time one command takes to arrive. */
+  #timeoutMs = 0
   readonly #output: OutputBuffer
 
   constructor(connection: Connection, deps: ImapServerDeps) {
@@ -247,6 +251,7 @@ export class ImapSession {
 
   /** The goodbye only between commands: inside a response it would corrupt it. */
   #setIdleTimeout(ms: number): void {
+    this.#timeoutMs = ms
     this.connection.setIdleTimeout(ms, () =>
       this.#isWaitingForCommand
         ? this.connection.write('* BYE Autologout; idle for too long\r\n')
@@ -258,7 +263,7 @@ export class ImapSession {
     this.#isWaitingForCommand = true
     try {
       let total = 0
-      return await readCommand(this.connection, {
+      const options: CommandInputOptions = {
         // APPEND's literals are messages, up to APPENDLIMIT each and twice that in all (a
         // MULTIAPPEND is held in memory until it is stored in one go); any other literal is a
         // short string (a password, a name, a search value).
@@ -278,7 +283,15 @@ export class ImapSession {
           await this.send('+ Ready for literal data\r\n')
           await this.flush()
         },
-      })
+      }
+      // The timeout bounds the whole command, not only the silences in it (slowloris); its
+      // literals may be messages, which earn time as their octets arrive.
+      const { connection } = this
+      return await connection.withinDeadline(
+        this.#timeoutMs,
+        () => readCommand(connection, options),
+        true,
+      )
     } finally {
       this.#isWaitingForCommand = false
     }
@@ -289,6 +302,10 @@ export class ImapSession {
     let tag: string
     try {
       tag = reader.tag()
+      // A tag ends at a space or at the end of the line: in "a+b" or "t\u00fc1" the tag is not
+      // "a" or "t", and answering under that prefix could complete another command's tag.
+      const next = reader.peek()
+      if (next !== SPACE && next !== -1) throw new ParseError('invalid tag')
     } catch (error) {
       if (!(error instanceof ParseError)) throw error
       // RFC 9051 §7.1.5: BAD untagged when the command's tag cannot be told.

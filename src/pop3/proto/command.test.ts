@@ -58,3 +58,20 @@ test('responses: status lines, codes, multi-line dot-stuffing, control character
   )
   assert.equal(Buffer.byteLength(err('x'.repeat(1000))), 512)
 })
+
+test('a keyword is ASCII letters: non-ASCII letters that upper-case to a verb are not one', () => {
+  // Found by test/torture/fuzz-pop3.test.ts: "LıST" was read as LIST and "ſTAT" as STAT,
+  // because String#toUpperCase folds "ı" to "I" and "ſ" to "S" (RFC 2449 §3: ASCII keywords).
+  for (const line of [
+    'L\u0131ST',
+    '\u017fTAT',
+    'U\u017fER alice@example.test',
+    '\u017fTLS',
+    'QU\u0131T',
+  ]) {
+    const parsed = parse(line)
+    assert.equal(parsed.kind, 'error', line)
+    assert.match((parsed as { message: string }).message, /^Unknown command /)
+  }
+  assert.deepEqual(parse('list 1'), { kind: 'command', command: { verb: 'LIST', args: ['1'] } })
+})

@@ -45,9 +45,12 @@ const VERBS = new Set<string>(POP3_VERBS)
 export function parseCommand(line: Buffer): Pop3CommandParse {
   const text = isUtf8(line) ? line.toString('utf8') : line.toString('latin1')
   const space = text.indexOf(' ')
-  const keyword = (space < 0 ? text : text.slice(0, space)).toUpperCase()
+  const word = space < 0 ? text : text.slice(0, space)
+  const keyword = word.toUpperCase()
   if (keyword === '') return { kind: 'error', message: 'Empty command' }
-  if (!VERBS.has(keyword)) {
+  // Keywords are ASCII letters. String#toUpperCase folds some other letters into them ("ı" to
+  // "I", "ſ" to "S"), which would let "L\u0131ST" or "\u017fTLS" pass for a verb.
+  if (!/^[A-Za-z]+$/.test(word) || !VERBS.has(keyword)) {
     return { kind: 'error', message: `Unknown command ${printable(keyword)}` }
   }
   const verb = keyword as Pop3Verb

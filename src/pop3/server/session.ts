@@ -174,7 +174,11 @@ export class Pop3Session {
     let line: Awaited<ReturnType<Connection['reader']['readLine']>>
     this.#isWaitingForCommand = true
     try {
-      line = await this.connection.reader.readLine(MAX_AUTH_LINE_OCTETS)
+      // The timeout bounds the whole line, not only the silences in it (slowloris).
+      const { connection } = this
+      line = await connection.withinDeadline(this.deps.config.timeoutMs, () =>
+        connection.reader.readLine(MAX_AUTH_LINE_OCTETS),
+      )
     } catch (error) {
       if (!(error instanceof LineTooLongError)) throw error
       await this.fail(`Line too long, the limit is ${MAX_COMMAND_LINE_OCTETS} octets`)

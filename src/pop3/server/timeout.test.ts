@@ -37,6 +37,24 @@ test('an idle session is told -ERR and closed after the timeout', async (t) => {
   await client.closed()
 })
 
+test('issue #11: a command trickled in one octet at a time is ended by the timeout', async (t) => {
+  // Found by test/torture/resources-slowloris.test.ts: every octet restarted the idle timer.
+  const { port } = await startShortTimeoutServer(t, 300)
+  const client = await Pop3TestClient.connect(t, port)
+  await client.read()
+  const started = Date.now()
+  client.write('USER ')
+  const trickle = setInterval(() => client.write('x'), 20)
+  t.after(() => clearInterval(trickle))
+  assert.equal(
+    (await client.read()).raw,
+    '-ERR Timeout waiting for a command, closing connection\r\n',
+  )
+  const took = Date.now() - started
+  assert.ok(took >= 250 && took < 2000, `ended after ${took} ms`)
+  await client.closed()
+})
+
 test('a client that stops reading in the middle of a RETR is cut without a goodbye in the message', async (t) => {
   // Long enough for a login (argon2id) on a loaded machine; the stall below outlasts it.
   const { store, port } = await startShortTimeoutServer(t, 1000)

@@ -55,7 +55,9 @@ export function parsePath(
     return { error: 'Unexpected text after the closing ">"' }
   }
   if (Buffer.byteLength(inner) + 2 > MAX_PATH_OCTETS) {
-    return { error: `The path is longer than ${MAX_PATH_OCTETS} octets (RFC 5321 §4.5.3.1.3)` }
+    return {
+      error: `The path is longer than ${MAX_PATH_OCTETS} octets (RFC 5321 section 4.5.3.1.3)`,
+    }
   }
   if (inner === '') {
     if (options.allowNull) return { path: { mailbox: null, route: [], isPostmaster: false }, rest }
@@ -143,7 +145,7 @@ export function parseMailbox(text: string): SmtpMailbox | { error: string } {
   }
   if (Buffer.byteLength(localPart) > MAX_LOCAL_PART_OCTETS) {
     return {
-      error: `The local part is longer than ${MAX_LOCAL_PART_OCTETS} octets (RFC 5321 §4.5.3.1.1)`,
+      error: `The local part is longer than ${MAX_LOCAL_PART_OCTETS} octets (RFC 5321 section 4.5.3.1.1)`,
     }
   }
   const domain = text.slice(at + 1)
@@ -173,7 +175,7 @@ export function formatMailbox(localPart: string, domain: string): string {
 function checkDomain(domain: string): string | null {
   if (domain === '') return 'The domain is empty'
   if (Buffer.byteLength(domain) > MAX_DOMAIN_OCTETS) {
-    return `The domain is longer than ${MAX_DOMAIN_OCTETS} octets (RFC 5321 §4.5.3.1.2)`
+    return `The domain is longer than ${MAX_DOMAIN_OCTETS} octets (RFC 5321 section 4.5.3.1.2)`
   }
   // A trailing dot (the DNS root) is tolerated here; src/directory reads "d." as "d".
   const name = domain.endsWith('.') ? domain.slice(0, -1) : domain

@@ -83,3 +83,21 @@ test('isPositive is true for 2xx and 3xx only', () => {
     assert.equal(isPositive(code), expected, String(code))
   }
 })
+
+test('formatReply cuts a line that would pass 512 octets, on a character boundary', () => {
+  // Found by test/torture/fuzz-smtp.test.ts: parameters of 2,000 octets came back whole.
+  const long = formatReply(
+    reply(555, '5.5.4', `MAIL parameter ${'X'.repeat(2000)} is not supported`),
+  )
+  assert.equal(Buffer.byteLength(long), 512)
+  assert.match(long, /^555 5\.5\.4 MAIL parameter X+\.\.\.\r\n$/)
+  const utf8 = formatReply(reply(250, null, ['first', `Hello ${'\u00e9'.repeat(600)}`]))
+  const [first, second, end] = utf8.split('\r\n')
+  assert.equal(first, '250-first')
+  assert.equal(end, '')
+  assert.ok(Buffer.byteLength(`${second}\r\n`) <= 512)
+  assert.match(second ?? '', /^250 Hello \u00e9+\.\.\.$/)
+  // A line that fits is left alone, up to exactly 512 octets.
+  const fits = formatReply(reply(250, '2.0.0', 'y'.repeat(512 - 12)))
+  assert.equal(fits, `250 2.0.0 ${'y'.repeat(500)}\r\n`)
+})

@@ -206,6 +206,41 @@ test('a client that disconnects mid-DATA leaves nothing stored', async (t) => {
   assert.equal((await mailboxMessages(store, 'alice@example.test')).length, 0)
 })
 
+test('issue #11: a DATA body trickled in is ended by timeout_ms with 421 and nothing stored', async (t) => {
+  // Found by test/torture/resources-slowloris.test.ts. 10 octets a second is far below the
+  // 500 a body must average once timeout_ms is spent.
+  const { ports, store } = await startSmtpServer(t, '[smtp]\ntimeout_ms = 1000\n')
+  const client = await SmtpTestClient.connect(t, ports.smtp)
+  await openTransaction(client)
+  assert.equal((await client.command('DATA')).code, 354)
+  const started = Date.now()
+  const trickle = setInterval(() => client.write('x'), 100)
+  t.after(() => clearInterval(trickle))
+  const timeout = await client.read(5000)
+  assert.equal(timeout.code, 421)
+  assert.match(timeout.raw, /4\.4\.2/)
+  const took = Date.now() - started
+  assert.ok(took >= 900 && took < 3000, `ended after ${took} ms`)
+  await client.closed()
+  assert.equal((await mailboxMessages(store, 'alice@example.test')).length, 0)
+})
+
+test('a DATA body that keeps coming faster than the minimum rate outlasts timeout_ms', async (t) => {
+  const { ports, store } = await startSmtpServer(t, '[smtp]\ntimeout_ms = 1000\n')
+  const client = await SmtpTestClient.connect(t, ports.smtp)
+  await openTransaction(client)
+  assert.equal((await client.command('DATA')).code, 354)
+  client.write('Subject: slow but steady\r\n\r\n')
+  // Two seconds at 10 KB/s, twice the timeout.
+  for (let i = 0; i < 20; i += 1) {
+    client.write(`${'y'.repeat(998)}\r\n`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  client.write('.\r\n')
+  assert.equal((await client.read()).code, 250)
+  assert.equal((await mailboxMessages(store, 'alice@example.test')).length, 1)
+})
+
 test('DSN parameters and the body type are kept with a queued message', async (t) => {
   const { ports, store } = await startSmtpServer(t)
   const client = await SmtpTestClient.connect(t, ports.submission)

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { SmtpTestClient, startSmtpServer } from '../../../test/support/smtp.ts'
+import { Connection } from '../../net/index.ts'
 
 // Transcript tests over real sockets: the greeting, each command outside a mail transaction,
 // ordering errors, limits, pipelining and the way a session ends.
@@ -149,6 +150,23 @@ test('an idle client is told 421 4.4.2 and disconnected after timeout_ms', async
   await client.closed()
 })
 
+test('issue #11: a command line trickled in one octet at a time is ended by timeout_ms with 421', async (t) => {
+  // Found by test/torture/resources-slowloris.test.ts: every octet restarted the idle timer.
+  const { ports } = await startSmtpServer(t, '[smtp]\ntimeout_ms = 1000\n')
+  const client = await SmtpTestClient.connect(t, ports.smtp)
+  await client.read()
+  const started = Date.now()
+  client.write('EHLO ')
+  const trickle = setInterval(() => client.write('x'), 100)
+  t.after(() => clearInterval(trickle))
+  const timeout = await client.read(5000)
+  assert.equal(timeout.code, 421)
+  assert.match(timeout.raw, /4\.4\.2/)
+  const took = Date.now() - started
+  assert.ok(took >= 900 && took < 3000, `ended after ${took} ms`)
+  await client.closed()
+})
+
 test('pipelined commands in one write are answered in order (RFC 2920)', async (t) => {
   const { ports, store } = await startSmtpServer(t)
   const client = await SmtpTestClient.connect(t, ports.smtp)
@@ -170,6 +188,24 @@ test('pipelined commands in one write are answered in order (RFC 2920)', async (
   const bob = await store.getAccount('bob@example.test')
   const inbox = await store.getMailbox(bob?.id ?? 0, 'INBOX')
   assert.equal((await store.getMailboxStatus(inbox?.id ?? 0)).messages, 2)
+})
+
+test('issue #11: a pipelined burst is answered in writes of at most 64 KiB, not at its end', async (t) => {
+  // A client that keeps the pipe full never lets the reader run dry; its replies must still go
+  // out as they are made instead of piling up for the whole burst (found by
+  // test/torture/resources-pipelined.test.ts).
+  const writes = t.mock.method(Connection.prototype, 'write')
+  const { ports } = await startSmtpServer(t)
+  const client = await SmtpTestClient.connect(t, ports.smtp)
+  await client.read()
+  // EHLO's reply is several times its command: 2,000 of them make 400 KB of replies.
+  client.write(`${'EHLO client.example.org\r\n'.repeat(2000)}QUIT\r\n`)
+  for (let i = 0; i < 2000; i += 1) assert.equal((await client.read()).code, 250)
+  assert.equal((await client.read()).code, 221)
+  await client.closed()
+  const sizes = writes.mock.calls.map((call) => String(call.arguments[0]).length)
+  assert.ok(sizes.length > 2, `${sizes.length} writes`)
+  assert.ok(Math.max(...sizes) <= 64 * 1024 + 512, `a write of ${Math.max(...sizes)} octets`)
 })
 
 test('a client sending one octet at a time is served the same', async (t) => {

@@ -111,9 +111,15 @@ export class SmtpSession {
     await this.connection.write(out)
   }
 
-  /** Writes pending replies unless the client has already sent its next complete line. */
+  /**
+   * Writes pending replies when the client has no complete line waiting (RFC 2920 §3.1: one
+   * write per pipelined group), and once 64 KiB are pending whatever it sent: a client that
+   * keeps the pipe full would otherwise have every reply of its burst held here until it pauses.
+   */
   async flushUnlessPipelined(): Promise<void> {
-    if (!this.connection.reader.hasLine()) await this.flush()
+    if (!this.connection.reader.hasLine() || this.#pending.length >= MAX_PENDING_REPLY_OCTETS) {
+      await this.flush()
+    }
   }
 
   /** Drops the state STARTTLS resets (RFC 3207 §4.2: as if the session had just begun). */
@@ -137,7 +143,7 @@ export class SmtpSession {
       return reply(
         554,
         '5.6.0',
-        'Message has a line longer than 1000 octets (RFC 5321 §4.5.3.1.6); fold or encode it',
+        'Message has a line longer than 1000 octets (RFC 5321 section 4.5.3.1.6); fold or encode it',
       )
     }
     return null
@@ -171,7 +177,10 @@ export class SmtpSession {
         let line: Awaited<ReturnType<typeof connection.reader.readLine>>
         this.#isWaitingForCommand = true
         try {
-          line = await connection.reader.readLine(MAX_AUTH_LINE_OCTETS)
+          // The timeout bounds the whole line, not only the silences in it (slowloris).
+          line = await connection.withinDeadline(deps.config.timeoutMs, () =>
+            connection.reader.readLine(MAX_AUTH_LINE_OCTETS),
+          )
         } catch (error) {
           if (!(error instanceof LineTooLongError)) throw error
           this.reply(500, '5.5.2', `Line too long, the limit is ${MAX_AUTH_LINE_OCTETS} octets`)
@@ -225,6 +234,9 @@ export class SmtpSession {
 
 /** Commands served back to back before the session lets other connections have a turn. */
 const COMMANDS_PER_TURN = 32
+
+/** Replies held for one write in a pipelined burst, at most (as src/net's OutputBuffer). */
+const MAX_PENDING_REPLY_OCTETS = 64 * 1024
 
 function isAuthLine(bytes: Buffer): boolean {
   return bytes.length >= 5 && bytes.subarray(0, 5).toString('latin1').toUpperCase() === 'AUTH '

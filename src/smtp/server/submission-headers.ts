@@ -35,11 +35,11 @@ export async function checkSubmission(
   const froms = header.fields.filter((field) => field.lowerName === 'from')
   const from = froms[0]
   if (from === undefined) {
-    return reply(550, '5.6.0', 'The message has no From header (RFC 5322 §3.6.2)')
+    return reply(550, '5.6.0', 'The message has no From header (RFC 5322 section 3.6.2)')
   }
   // RFC 5322 §3.6: exactly one From; a second one could name someone else unchecked.
   if (froms.length > 1) {
-    return reply(550, '5.6.0', 'The message has more than one From header (RFC 5322 §3.6)')
+    return reply(550, '5.6.0', 'The message has more than one From header (RFC 5322 section 3.6)')
   }
   const fromText = Buffer.from(unfoldedFieldValue(message, from), 'latin1').toString('utf8')
   const addresses = parseAddressList(fromText).flatMap((entry) =>

@@ -1,10 +1,10 @@
-import type { NewMessage } from '../../../store/index.ts'
+import { InvalidNameError, type NewMessage } from '../../../store/index.ts'
 import { type CommandReader, formatSequenceSet, ParseError } from '../../proto/index.ts'
 import { AUTHENTICATED, type ImapCommandEntry } from '../command.ts'
 import { readFlagList } from '../flags.ts'
 import { parseInternalDate } from '../internal-date.ts'
-import { withStoreErrors } from '../mailbox-errors.ts'
-import { readMailboxName } from '../mailbox-name.ts'
+import { answerStoreError, withStoreErrors } from '../mailbox-errors.ts'
+import { readMailboxNameOrError } from '../mailbox-name.ts'
 
 interface AppendMessage {
   bytes: Buffer
@@ -25,13 +25,18 @@ export const append: ImapCommandEntry = {
     const account = session.account
     if (account === null) throw new Error('APPEND without an account')
     reader.space()
-    const name = readMailboxName(reader, session.utf8)
+    const name = readMailboxNameOrError(reader, session.utf8)
     const messages: AppendMessage[] = []
     do {
       reader.space()
       messages.push(readAppendMessage(reader))
     } while (!reader.isAtEnd)
     reader.end()
+    if (name instanceof InvalidNameError) {
+      // A name no mailbox can have: CREATE would not help, so no [TRYCREATE].
+      await answerStoreError(session, tag, name)
+      return
+    }
     const { store } = session.deps
     for (const message of messages) {
       if (message.bytes.length === 0) {

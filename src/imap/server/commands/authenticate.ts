@@ -63,6 +63,9 @@ export const authenticate: ImapCommandEntry = {
 
 async function readResponse(session: ImapSession): Promise<string | null> {
   await session.flush()
-  const line = await session.connection.reader.readLine(MAX_COMMAND_LINE_OCTETS)
+  const { connection } = session
+  const line = await connection.withinDeadline(session.deps.config.timeoutMs, () =>
+    connection.reader.readLine(MAX_COMMAND_LINE_OCTETS),
+  )
   return line === null ? null : line.bytes.toString('latin1')
 }

@@ -1,9 +1,9 @@
-import type { CopyResult } from '../../../store/index.ts'
+import { type CopyResult, InvalidNameError } from '../../../store/index.ts'
 import { formatSequenceSet } from '../../proto/index.ts'
 import { type ImapCommand, type ImapCommandEntry, SELECTED } from '../command.ts'
 import { readSequenceSet } from '../fetch.ts'
-import { withStoreErrors } from '../mailbox-errors.ts'
-import { readMailboxName } from '../mailbox-name.ts'
+import { answerStoreError, withStoreErrors } from '../mailbox-errors.ts'
+import { readMailboxNameOrError } from '../mailbox-name.ts'
 import type { ImapSession } from '../session.ts'
 import { reportExpunged } from './expunge.ts'
 
@@ -38,9 +38,14 @@ export async function copyOrMove(
   reader.space()
   const set = readSequenceSet(command)
   reader.space()
-  const name = readMailboxName(reader, session.utf8)
+  const name = readMailboxNameOrError(reader, session.utf8)
   reader.end()
   const verb = `${isUid ? 'UID ' : ''}${isMove ? 'MOVE' : 'COPY'}`
+  if (name instanceof InvalidNameError) {
+    // A name no mailbox can have: CREATE would not help, so no [TRYCREATE].
+    await answerStoreError(session, tag, name)
+    return
+  }
   if (isMove && selected.isReadOnly) {
     await session.tagged(tag, 'NO', '[READ-ONLY] The mailbox is open read-only (EXAMINE)')
     return

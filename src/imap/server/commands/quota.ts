@@ -1,8 +1,8 @@
-import type { QuotaUsage } from '../../../store/index.ts'
+import { InvalidNameError, type QuotaUsage } from '../../../store/index.ts'
 import { formatString, ParseError } from '../../proto/index.ts'
 import { AUTHENTICATED, type ImapCommandEntry } from '../command.ts'
 import { mailboxNamed } from '../mailbox-errors.ts'
-import { readMailboxName, wireName } from '../mailbox-name.ts'
+import { readMailboxNameOrError, wireName } from '../mailbox-name.ts'
 
 /**
  * Every mailbox of an account shares one quota root, "" (RFC 9208 §3.2): the account's limits on
@@ -33,9 +33,10 @@ export const getquotaroot: ImapCommandEntry = {
     const account = session.account
     if (account === null) throw new Error('GETQUOTAROOT without an account')
     reader.space()
-    const name = readMailboxName(reader, session.utf8)
+    const name = readMailboxNameOrError(reader, session.utf8)
     reader.end()
-    const mailbox = await mailboxNamed(session, tag, name)
+    // A name no mailbox can have names none, as in SELECT and STATUS.
+    const mailbox = await mailboxNamed(session, tag, name instanceof InvalidNameError ? null : name)
     if (mailbox === null) return
     const usage = await session.deps.store.getQuotaUsage(account.id)
     await session.untagged(

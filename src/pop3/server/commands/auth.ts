@@ -69,6 +69,9 @@ export const auth: Pop3CommandEntry = {
 
 async function readResponse(session: Pop3Session): Promise<string | null> {
   await session.flush()
-  const line = await session.connection.reader.readLine(MAX_AUTH_LINE_OCTETS)
+  const { connection } = session
+  const line = await connection.withinDeadline(session.deps.config.timeoutMs, () =>
+    connection.reader.readLine(MAX_AUTH_LINE_OCTETS),
+  )
   return line === null ? null : line.bytes.toString('latin1')
 }

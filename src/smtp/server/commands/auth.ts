@@ -105,6 +105,9 @@ async function fail(session: SmtpSession, step: Extract<SaslStep, { kind: 'failu
 /** The client's next SASL line as sent, null when the connection closed. */
 async function readResponse(session: SmtpSession): Promise<string | null> {
   await session.flush()
-  const line = await session.connection.reader.readLine(MAX_AUTH_LINE_OCTETS)
+  const { connection } = session
+  const line = await connection.withinDeadline(session.deps.config.timeoutMs, () =>
+    connection.reader.readLine(MAX_AUTH_LINE_OCTETS),
+  )
   return line === null ? null : line.bytes.toString('latin1')
 }

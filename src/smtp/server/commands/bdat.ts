@@ -7,7 +7,8 @@ import type { CommandHandler } from '../command.ts'
  * always read (or skipped) before the reply; otherwise they would be read as commands.
  */
 export const bdat: CommandHandler<'BDAT'> = async (session, command) => {
-  const { reader } = session.connection
+  const { connection } = session
+  const { reader } = connection
   const transaction = session.transaction
   const refusal =
     transaction === null
@@ -21,7 +22,14 @@ export const bdat: CommandHandler<'BDAT'> = async (session, command) => {
   }
   const chunks = refusal === null ? (transaction?.chunks ?? null) : null
   try {
-    for await (const part of reader.readStream(command.size)) chunks?.push(part)
+    // The timeout bounds the whole chunk, which earns time as its octets arrive (slowloris).
+    await connection.withinDeadline(
+      session.deps.config.timeoutMs,
+      async () => {
+        for await (const part of reader.readStream(command.size)) chunks?.push(part)
+      },
+      true,
+    )
   } catch (error) {
     session.log.info({ err: (error as Error).message }, 'connection closed during BDAT')
     session.transaction = null

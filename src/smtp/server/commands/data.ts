@@ -24,22 +24,31 @@ export const data: CommandHandler<'DATA'> = async (session) => {
   }
   session.reply(354, null, 'End data with <CR><LF>.<CR><LF>')
   await session.flush()
-  const { reader } = session.connection
+  const { connection } = session
+  const { reader } = connection
   const decoder = new DataDecoder(session.deps.config.maxMessageSize)
-  for (;;) {
-    const chunk = await reader.readChunk()
-    if (chunk === null) {
-      // The client went away mid-message: nothing was acknowledged, nothing is stored.
-      session.log.info({ octets: decoder.size }, 'connection closed during DATA')
-      session.transaction = null
-      session.isClosing = true
-      return
-    }
-    const rest = decoder.push(chunk)
-    if (rest !== null) {
-      reader.unshift(rest)
-      break
-    }
+  // The timeout bounds the whole body, which earns time as its octets arrive (slowloris).
+  const isWhole = await connection.withinDeadline(
+    session.deps.config.timeoutMs,
+    async () => {
+      for (;;) {
+        const chunk = await reader.readChunk()
+        if (chunk === null) return false
+        const rest = decoder.push(chunk)
+        if (rest !== null) {
+          reader.unshift(rest)
+          return true
+        }
+      }
+    },
+    true,
+  )
+  if (!isWhole) {
+    // The client went away mid-message: nothing was acknowledged, nothing is stored.
+    session.log.info({ octets: decoder.size }, 'connection closed during DATA')
+    session.transaction = null
+    session.isClosing = true
+    return
   }
   await acceptMessage(session, decoder, () => decoder.message())
 }

@@ -11,7 +11,7 @@ export const ehlo: CommandHandler<'EHLO' | 'HELO'> = async (session, command) =>
   session.helo = command.domain
   session.isEsmtp = command.verb === 'EHLO'
   session.transaction = null
-  const greeting = `${deps.hostname} Hello ${command.domain} [${session.connection.remoteAddress}]`
+  const greeting = `${deps.hostname} Hello ${shownDomain(command.domain)} [${session.connection.remoteAddress}]`
   if (command.verb === 'HELO') {
     session.reply(250, null, greeting)
     return
@@ -32,4 +32,17 @@ export const ehlo: CommandHandler<'EHLO' | 'HELO'> = async (session, command) =>
   }
   lines.push('HELP')
   session.reply(250, null, lines)
+}
+
+/** A domain name has at most 255 octets (RFC 5321 §4.5.3.1.2). */
+const MAX_SHOWN_DOMAIN_OCTETS = 255
+
+/**
+ * The EHLO argument as the greeting echoes it: a longer one is cut, so that the reply line stays
+ * within the 512 octets of RFC 5321 §4.5.3.1.5 however long a line the client sent.
+ */
+function shownDomain(domain: string): string {
+  if (Buffer.byteLength(domain) <= MAX_SHOWN_DOMAIN_OCTETS) return domain
+  // 60 code points are at most 240 octets of UTF-8.
+  return `${Array.from(domain).slice(0, 60).join('')}...`
 }
