@@ -1,0 +1,188 @@
+// The soak (issue 11, long form only: `npm run torture 30m`): the crash test's mixed load
+// (submissions with local and remote recipients, MX inbound, IMAP APPEND/STORE/EXPUNGE, POP3
+// DELE, big messages) against one `postern serve` for the whole duration, without kills. After
+// a warm-up the server's resident memory must grow by less than 10 % from the first quarter of
+// the run to the last, and with the load stopped it holds no more file descriptors than it did
+// at rest after the warm-up. Every operation must succeed (no anomalies in the ledger).
+import assert from 'node:assert/strict'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import path from 'node:path'
+import { test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { median } from '../../bench/result.ts'
+import { loadConfig } from '../../src/config/index.ts'
+import { createDirectory } from '../../src/directory/index.ts'
+import { openStore } from '../../src/server/index.ts'
+import { silentLogger } from '../../src/util/index.ts'
+import { startDnsServer } from '../support/dns-server.ts'
+import { startFakeSmtp } from '../support/fake-smtp.ts'
+import { getFreePorts } from '../support/free-port.ts'
+import { startPostern } from '../support/postern-process.ts'
+import { TORTURE_FORM, TORTURE_SEED, tortureSeconds } from './support/settings.ts'
+import { Ledger, MessageFactory, makeRandom } from './support/traffic.ts'
+import {
+  ACCOUNTS,
+  bigSender,
+  DOMAIN,
+  FORWARD,
+  imapWorker,
+  type Load,
+  mxSender,
+  PASSWORD,
+  pop3Worker,
+  REMOTE_DOMAINS,
+  submitter,
+} from './support/traffic-clients.ts'
+
+const SECONDS = tortureSeconds(0)
+const SAMPLE_MS = 2000
+/** Warm-up: V8's heap, the page cache and the store settle before anything is measured. */
+const WARM_UP_SECONDS = Math.min(120, Math.max(10, Math.round(SECONDS / 10)))
+
+function residentKb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0)
+}
+
+/**
+ * Descriptors, not counting the blob store's shard folders: it keeps one open per folder it
+ * has written to (src/store/sqlite/file-blob-store.ts, to fsync after a rename), at most 256,
+ * so their number grows with the shards used and then stops.
+ */
+function openFiles(pid: number): { files: number; shards: number } {
+  let files = 0
+  let shards = 0
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let target = ''
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`)
+    } catch {
+      continue
+    }
+    if (/\/blobs\/[0-9a-f]{2}$/.test(target)) shards += 1
+    else files += 1
+  }
+  return { files, shards }
+}
+
+/** What the descriptors are, by kind (socket, pipe, a file's folder), for a failure message. */
+function describeFiles(pid: number): string {
+  const kinds = new Map<string, number>()
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let target = ''
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`)
+    } catch {
+      continue
+    }
+    const kind = target.startsWith('/') ? path.dirname(target) : target.replace(/:\[\d+\]$/, '')
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1)
+  }
+  return [...kinds].map(([kind, count]) => `${count} ${kind}`).join(', ')
+}
+
+test('soak: mixed load for the whole duration, memory and file descriptors flat', {
+  skip: TORTURE_FORM === 'short' ? 'the soak runs in the long form: npm run torture 30m' : false,
+  timeout: (SECONDS + WARM_UP_SECONDS + 300) * 1000,
+}, async (t) => {
+  t.diagnostic(`seed ${TORTURE_SEED}, ${SECONDS} s after ${WARM_UP_SECONDS} s of warm-up`)
+  const random = makeRandom(TORTURE_SEED)
+  const ledger = new Ledger(TORTURE_SEED)
+  const [relayPort = 0] = await getFreePorts(1)
+  await startFakeSmtp(t, { host: '127.0.0.1', port: relayPort })
+  const dns = await startDnsServer(t, {
+    ...Object.fromEntries(
+      REMOTE_DOMAINS.map((domain) => [
+        domain,
+        { MX: [{ exchange: 'mx.remote.test', priority: 10 }] },
+      ]),
+    ),
+    'mx.remote.test': { A: ['127.0.0.1'] },
+  })
+  const extraToml = [
+    '[dns]',
+    `servers = ["127.0.0.1:${dns.port}"]`,
+    '[mailauth]',
+    'verify = false',
+    '[queue]',
+    'poll_ms = 100',
+    '[relay]',
+    `port = ${relayPort}`,
+  ].join('\n')
+  const server = await startPostern(t, { extraToml })
+  const config = loadConfig({ path: server.configPath })
+  {
+    const store = await openStore(config, silentLogger, { isShortLived: true })
+    try {
+      const directory = createDirectory(store)
+      await directory.addDomain(DOMAIN)
+      for (const address of ACCOUNTS) await directory.addUser(address, PASSWORD)
+      await directory.addAlias(FORWARD.source, FORWARD.targets)
+    } finally {
+      await store.close()
+    }
+  }
+  const pid = server.child.pid ?? 0
+
+  /** Runs the load until `until`; resolves when every client has stopped. */
+  const runLoad = async (seconds: number, onSample: () => void) => {
+    let isStopped = false
+    const live = { generation: 1, ports: server.ports }
+    const load: Load = {
+      t,
+      ledger,
+      random,
+      factory: new MessageFactory(random),
+      server: async () => (isStopped ? null : live),
+      isUp: () => true,
+      isStopped: () => isStopped,
+      big: { inFlight: 0 },
+      sizes: { big: [512 * 1024, 2 * 1024 * 1024] },
+      twins: [],
+    }
+    const clients = [
+      submitter(load),
+      mxSender(load),
+      mxSender(load),
+      imapWorker(load),
+      imapWorker(load),
+      pop3Worker(load),
+      bigSender(load),
+    ]
+    const end = Date.now() + seconds * 1000
+    while (Date.now() < end) {
+      await sleep(SAMPLE_MS)
+      onSample()
+    }
+    isStopped = true
+    await Promise.all(clients)
+  }
+  const atRest = async () => {
+    await sleep(3000) // sessions closed, the queue drained
+    return { rssKb: residentKb(pid), ...openFiles(pid), kinds: describeFiles(pid) }
+  }
+
+  await runLoad(WARM_UP_SECONDS, () => {})
+  const before = await atRest()
+  const samples: number[] = []
+  await runLoad(SECONDS, () => samples.push(residentKb(pid)))
+  const after = await atRest()
+
+  const quarter = Math.max(1, Math.floor(samples.length / 4))
+  const first = median(samples.slice(0, quarter))
+  const last = median(samples.slice(-quarter))
+  const peak = Math.max(...samples)
+  t.diagnostic(
+    `RSS: first quarter ${(first / 1024).toFixed(0)} MiB, last quarter ${(last / 1024).toFixed(0)} MiB (${(((last - first) / first) * 100).toFixed(1)} %), peak ${(peak / 1024).toFixed(0)} MiB; at rest ${(before.rssKb / 1024).toFixed(0)} → ${(after.rssKb / 1024).toFixed(0)} MiB; file descriptors at rest ${before.files} → ${after.files}`,
+  )
+  t.diagnostic(`counts ${JSON.stringify(Object.fromEntries(ledger.counts))}`)
+  assert.deepEqual(ledger.anomalies, [], 'every operation succeeded')
+  assert.ok(after.shards <= 256, `${after.shards} blob shard folders open`)
+  assert.ok(
+    after.files <= before.files,
+    `file descriptors grew ${before.files} (${before.kinds}) → ${after.files} (${after.kinds})`,
+  )
+  assert.ok(last < first * 1.1, `resident memory grew ${first} → ${last} kB`)
+  const stopped = await server.stop('SIGTERM')
+  assert.equal(stopped.code, 0, server.stderr())
+})
