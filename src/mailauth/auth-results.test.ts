@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { loadConfig } from '../config/index.ts'
 import { DnsError, type DnsResolver } from '../net/index.ts'
+import { silentLogger } from '../util/index.ts'
 import { authResultsField, authservIdOf, removeForgedAuthResults } from './auth-results.ts'
 import { mailauthResolver } from './dns.ts'
+import { createInboundVerifier } from './inbound.ts'
 
 test('the authserv-id: the first token, without comments, quotes, version or case', () => {
   assert.equal(authservIdOf(Buffer.from(' mx.example.test; spf=pass')), 'mx.example.test')
@@ -62,4 +65,42 @@ test('the resolver adapter keeps "no record" apart from "lookup failed"', async 
   await assert.rejects(lookup('a.test', 'A'), { code: 'ENOTFOUND' })
   await assert.rejects(lookup('a.test', 'AAAA'), { code: 'ESERVFAIL' })
   await assert.rejects(lookup('a.test', 'SRV'), { code: 'ENOTIMP' })
+})
+
+test('a sealing key that cannot be read costs the seal, not the message', async () => {
+  const none = () => Promise.reject(new DnsError('none', 'nxdomain'))
+  const resolver: DnsResolver = {
+    resolveTxt: none,
+    resolveMx: none,
+    resolve4: none,
+    resolve6: none,
+    resolvePtr: none,
+    resolveCname: none,
+  }
+  const warnings: string[] = []
+  const log = {
+    ...silentLogger,
+    warn: (_: unknown, message?: string) => warnings.push(message ?? ''),
+  }
+  const verifier = createInboundVerifier({
+    hostname: 'mx.example.test',
+    config: loadConfig().mailauth,
+    resolver,
+    log,
+    sealKey: () => {
+      throw new Error('ENOTDIR: dkim/example.test is not a folder')
+    },
+  })
+  const verdict = await verifier.verify({
+    message: Buffer.from('From: a@sender.test\r\nSubject: s\r\n\r\nbody\r\n'),
+    ip: '127.0.0.1',
+    helo: 'client.sender.test',
+    sender: 'a@sender.test',
+    recipientDomains: ['example.test'],
+    sealDomain: 'example.test',
+  })
+  assert.equal(verdict.outcome, 'deliver')
+  assert.equal(verdict.arcHeaders, '')
+  assert.match(String(verdict.summary.arcSeal), /not sealed: ENOTDIR/)
+  assert.deepEqual(warnings, ['ARC: cannot read the sealing key'])
 })

@@ -84,7 +84,15 @@ export function createInboundVerifier(options: InboundVerifierOptions): InboundV
     async verify(input) {
       const cleaned = removeForgedAuthResults(input.message, options.hostname)
       const sealDomain = input.sealDomain ?? null
-      const key = sealDomain === null ? null : (options.sealKey?.(sealDomain) ?? null)
+      let key: SealKey | null = null
+      let keyProblem: string | null = null
+      try {
+        key = sealDomain === null ? null : (options.sealKey?.(sealDomain) ?? null)
+      } catch (error) {
+        // A broken key folder costs the seal, not the message.
+        keyProblem = (error as Error).message
+        options.log.warn({ err: error, domain: sealDomain }, 'ARC: cannot read the sealing key')
+      }
       let result: Awaited<ReturnType<typeof authenticate>>
       try {
         result = await withTimeout(
@@ -115,7 +123,8 @@ export function createInboundVerifier(options: InboundVerifierOptions): InboundV
       const authResults = authResultsField(result.headers)
       const arcHeaders = arcSetFields(result.headers)
       if (sealDomain !== null) {
-        if (key === null) summary.arcSeal = `no RSA key for ${sealDomain}`
+        if (keyProblem !== null) summary.arcSeal = `not sealed: ${keyProblem}`
+        else if (key === null) summary.arcSeal = `no RSA key for ${sealDomain}`
         else if (arcHeaders === '') summary.arcSeal = `not sealed (chain ${summary.arc})`
         else summary.arcSeal = `sealed by ${sealDomain}`
       }

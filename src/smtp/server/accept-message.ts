@@ -56,14 +56,22 @@ export async function acceptMessage(
     const forwarding = recipients.find((recipient) =>
       recipient.remote.some((target) => target !== recipient.address),
     )
-    const verdict = await deps.inbound.verify({
-      message,
-      ip: session.connection.remoteAddress,
-      helo: session.helo ?? '',
-      sender: transaction.sender,
-      recipientDomains: recipients.map((recipient) => domainOf(recipient.address)),
-      sealDomain: forwarding === undefined ? null : domainOf(forwarding.address),
-    })
+    let verdict: Awaited<ReturnType<typeof deps.inbound.verify>>
+    try {
+      verdict = await deps.inbound.verify({
+        message,
+        ip: session.connection.remoteAddress,
+        helo: session.helo ?? '',
+        sender: transaction.sender,
+        recipientDomains: recipients.map((recipient) => domainOf(recipient.address)),
+        sealDomain: forwarding === undefined ? null : domainOf(forwarding.address),
+      })
+    } catch (error) {
+      // A bug in the checks must not lose the message: the client keeps it and tries again.
+      session.log.error({ err: error, id }, 'mail authentication failed; the client will retry')
+      session.reply(451, '4.3.0', 'Temporary failure checking the message, try again later')
+      return
+    }
     session.log.info(
       { id, from: transaction.sender, ...verdict.summary, quarantine: [...verdict.quarantine] },
       'mail authentication',
