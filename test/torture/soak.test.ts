@@ -177,6 +177,8 @@ test('soak: mixed load for the whole duration, memory and file descriptors flat'
   )
   t.diagnostic(`counts ${JSON.stringify(Object.fromEntries(ledger.counts))}`)
   assert.deepEqual(ledger.anomalies, [], 'every operation succeeded')
+  // What the clients saw contradicts what the server acknowledged (see support/traffic.ts).
+  assert.deepEqual([...ledger.violations], [], 'no broken promise')
   assert.ok(after.shards <= 256, `${after.shards} blob shard folders open`)
   assert.ok(
     after.files <= before.files,
