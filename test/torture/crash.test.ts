@@ -33,7 +33,6 @@ import { type TestContext, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { simpleParser } from 'mailparser'
 import { type Config, loadConfig } from '../../src/config/index.ts'
-import { createDirectory } from '../../src/directory/index.ts'
 import { openStore } from '../../src/server/index.ts'
 import type { Store } from '../../src/store/index.ts'
 import { silentLogger } from '../../src/util/index.ts'
@@ -56,17 +55,15 @@ import {
 } from './support/traffic.ts'
 import {
   ACCOUNTS,
+  addTortureAccounts,
   bigSender,
   DEFERRED,
-  DOMAIN,
-  FORWARD,
   imapWorker,
   type LiveServer,
   type Load,
   mxSender,
-  PASSWORD,
   pop3Worker,
-  REMOTE_DOMAINS,
+  REMOTE_ZONE,
   submitter,
 } from './support/traffic-clients.ts'
 
@@ -102,15 +99,7 @@ test('crash: SIGKILL under mixed load loses no acknowledged message, duplicates 
       return '250 2.0.0 Ok: queued'
     },
   })
-  const dns = await startDnsServer(t, {
-    ...Object.fromEntries(
-      REMOTE_DOMAINS.map((domain) => [
-        domain,
-        { MX: [{ exchange: 'mx.remote.test', priority: 10 }] },
-      ]),
-    ),
-    'mx.remote.test': { A: ['127.0.0.1'] },
-  })
+  const dns = await startDnsServer(t, REMOTE_ZONE)
   const extraToml = [
     '[dns]',
     `servers = ["127.0.0.1:${dns.port}"]`,
@@ -127,17 +116,7 @@ test('crash: SIGKILL under mixed load loses no acknowledged message, duplicates 
   let server = await startPostern(t, { extraToml })
   const { dir, configPath } = server
   const config = loadConfig({ path: configPath })
-  {
-    const store = await openStore(config, silentLogger, { isShortLived: true })
-    try {
-      const directory = createDirectory(store)
-      await directory.addDomain(DOMAIN)
-      for (const address of ACCOUNTS) await directory.addUser(address, PASSWORD)
-      await directory.addAlias(FORWARD.source, FORWARD.targets)
-    } finally {
-      await store.close()
-    }
-  }
+  await addTortureAccounts(config)
 
   // Which server is up; clients wait for the next one while it restarts.
   const spawnedAt: number[] = [started]

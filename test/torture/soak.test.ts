@@ -11,9 +11,6 @@ import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { median } from '../../bench/result.ts'
 import { loadConfig } from '../../src/config/index.ts'
-import { createDirectory } from '../../src/directory/index.ts'
-import { openStore } from '../../src/server/index.ts'
-import { silentLogger } from '../../src/util/index.ts'
 import { startDnsServer } from '../support/dns-server.ts'
 import { startFakeSmtp } from '../support/fake-smtp.ts'
 import { getFreePorts } from '../support/free-port.ts'
@@ -21,16 +18,13 @@ import { startPostern } from '../support/postern-process.ts'
 import { TORTURE_FORM, TORTURE_SEED, tortureSeconds } from './support/settings.ts'
 import { Ledger, MessageFactory, makeRandom } from './support/traffic.ts'
 import {
-  ACCOUNTS,
+  addTortureAccounts,
   bigSender,
-  DOMAIN,
-  FORWARD,
   imapWorker,
   type Load,
   mxSender,
-  PASSWORD,
   pop3Worker,
-  REMOTE_DOMAINS,
+  REMOTE_ZONE,
   submitter,
 } from './support/traffic-clients.ts'
 
@@ -90,15 +84,7 @@ test('soak: mixed load for the whole duration, memory and file descriptors flat'
   const ledger = new Ledger(TORTURE_SEED)
   const [relayPort = 0] = await getFreePorts(1)
   await startFakeSmtp(t, { host: '127.0.0.1', port: relayPort })
-  const dns = await startDnsServer(t, {
-    ...Object.fromEntries(
-      REMOTE_DOMAINS.map((domain) => [
-        domain,
-        { MX: [{ exchange: 'mx.remote.test', priority: 10 }] },
-      ]),
-    ),
-    'mx.remote.test': { A: ['127.0.0.1'] },
-  })
+  const dns = await startDnsServer(t, REMOTE_ZONE)
   const extraToml = [
     '[dns]',
     `servers = ["127.0.0.1:${dns.port}"]`,
@@ -111,17 +97,7 @@ test('soak: mixed load for the whole duration, memory and file descriptors flat'
   ].join('\n')
   const server = await startPostern(t, { extraToml })
   const config = loadConfig({ path: server.configPath })
-  {
-    const store = await openStore(config, silentLogger, { isShortLived: true })
-    try {
-      const directory = createDirectory(store)
-      await directory.addDomain(DOMAIN)
-      for (const address of ACCOUNTS) await directory.addUser(address, PASSWORD)
-      await directory.addAlias(FORWARD.source, FORWARD.targets)
-    } finally {
-      await store.close()
-    }
-  }
+  await addTortureAccounts(config)
   const pid = server.child.pid ?? 0
 
   /** Runs the load until `until`; resolves when every client has stopped. */

@@ -6,8 +6,12 @@
 
 import type { TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { ListenerName } from '../../../src/config/index.ts'
+import type { Config, ListenerName } from '../../../src/config/index.ts'
+import { createDirectory } from '../../../src/directory/index.ts'
+import { openStore } from '../../../src/server/index.ts'
 import { SmtpClient } from '../../../src/smtp/client/index.ts'
+import { silentLogger } from '../../../src/util/index.ts'
+import type { DnsZone } from '../../support/dns-server.ts'
 import { ImapTestClient } from '../../support/imap.ts'
 import { Pop3TestClient } from '../../support/pop3.ts'
 import { SmtpTestClient } from '../../support/smtp.ts'
@@ -38,6 +42,30 @@ export const FORWARD = { source: `fwd@${DOMAIN}`, targets: [DAVE, 'fwd@remote.te
 export const REMOTE_DOMAINS = ['remote.test', 'other.test']
 /** The remote MX answers 451 to every third RCPT for this one, so the queue retries. */
 export const DEFERRED = 'later@remote.test'
+
+/** The loopback DNS zone: every remote domain's MX is the fake remote MX on 127.0.0.1. */
+export const REMOTE_ZONE: DnsZone = {
+  ...Object.fromEntries(
+    REMOTE_DOMAINS.map((domain) => [
+      domain,
+      { MX: [{ exchange: 'mx.remote.test', priority: 10 }] },
+    ]),
+  ),
+  'mx.remote.test': { A: ['127.0.0.1'] },
+}
+
+/** The domain, the accounts and the forwarding alias, put in through the store. */
+export async function addTortureAccounts(config: Config): Promise<void> {
+  const store = await openStore(config, silentLogger, { isShortLived: true })
+  try {
+    const directory = createDirectory(store)
+    await directory.addDomain(DOMAIN)
+    for (const address of ACCOUNTS) await directory.addUser(address, PASSWORD)
+    await directory.addAlias(FORWARD.source, FORWARD.targets)
+  } finally {
+    await store.close()
+  }
+}
 
 const LOCAL_RECIPIENTS = [BOB, `bob+Archive@${DOMAIN}`, DAVE, ...CAROLS, FORWARD.source]
 const REMOTE_RECIPIENTS = ['r1@remote.test', 'r2@remote.test', DEFERRED, 'x@other.test']
