@@ -4,7 +4,9 @@
 //
 // node tools/test.ts                 every test
 // node tools/test.ts src/net         only files under the given paths
-import { availableParallelism } from 'node:os'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { availableParallelism, tmpdir } from 'node:os'
+import path from 'node:path'
 import { run } from 'node:test'
 import { spec } from 'node:test/reporters'
 
@@ -15,6 +17,11 @@ const globPatterns =
   args.length === 0
     ? DEFAULT_PATTERNS
     : args.map((arg) => (arg.endsWith('.ts') ? arg : `${arg.replace(/\/$/, '')}/**/*.test.ts`))
+
+// Test files run in parallel processes that start servers on ports they pick; this directory
+// is where they reserve them, so no two pick the same one (test/support/free-port.ts).
+const portsDir = mkdtempSync(path.join(tmpdir(), 'postern-test-ports-'))
+process.env.POSTERN_TEST_PORTS_DIR = portsDir
 
 let passed = 0
 let failed = 0
@@ -38,6 +45,7 @@ stream.on('test:fail', (event) => {
   process.exitCode = 1
 })
 stream.on('end', () => {
+  rmSync(portsDir, { recursive: true, force: true })
   if (passed + failed === 0) {
     process.stderr.write(`no tests found for ${globPatterns.join(' ')}\n`)
     process.exitCode = 1
