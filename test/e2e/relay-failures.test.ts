@@ -733,3 +733,27 @@ test('stopping is not held up by an idle connection whose peer went silent', asy
   assert.equal(outcome, 'stopped')
   assert.ok(c.commands.includes('QUIT'), 'QUIT was sent')
 })
+
+// RFC 5321 §2.3.8: a client sends CR and LF only as CRLF. A message can arrive with bare ones
+// (BDAT carries them, and the store keeps a message's bytes as they came); relayed with DATA to
+// a host without CHUNKING, they would leave the end of the message to that host's reading of
+// "<LF>.<LF>" or "<CR>.<CR>" (SMTP smuggling). They go out as CRLF, dot-stuffed.
+test('bare CRs and LFs in a relayed message go out as CRLF: no next hop finds a second message', async (t) => {
+  const s = await setup(t, mxZone('c.test', FIRST))
+  const c = await fake(t, s.port, FIRST)
+  const smuggled = 'MAIL FROM:<evil@c.test>\r\nRCPT TO:<victim@c.test>\r\nDATA\r\nevil\r\n'
+  const message =
+    `${letter('bob@c.test', 'bare line ends')}one\n.\n${smuggled}` +
+    `two\r.\r${smuggled}three\r\n.\n${smuggled}end\n`
+  await send(s, ['bob@c.test'], message)
+  await eventually(async () => (c.transactions.length > 0 ? true : undefined), 10_000, 'delivery')
+  await queueEmpty(s.a)
+  assert.equal(c.transactions.length, 1)
+  assert.deepEqual(c.transactions[0]?.to, ['bob@c.test'])
+  const data = c.transactions[0]?.data.toString('latin1') ?? ''
+  assert.doesNotMatch(data, /[^\r]\n|\r[^\n]/, 'no bare line end reached the next hop')
+  assert.ok(
+    data.endsWith(message.replace(/\r\n|\r|\n/g, '\r\n')),
+    'the message, line ends made CRLF, and nothing else changed',
+  )
+})

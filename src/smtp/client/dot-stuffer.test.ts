@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { DataDecoder, dotStuff } from '../proto/index.ts'
+import { DataDecoder } from '../proto/index.ts'
 import { DotStuffer } from './dot-stuffer.ts'
 
 function stuffChunks(chunks: Buffer[]): Buffer {
@@ -39,8 +39,8 @@ test('a CRLF is added when the message lacks its last one, and only then', () =>
   const cases: Array<[string, string]> = [
     ['a\r\n', 'a\r\n.\r\n'],
     ['a', 'a\r\n.\r\n'],
-    ['a\r', 'a\r\r\n.\r\n'],
-    ['a\n', 'a\n\r\n.\r\n'],
+    ['a\r', 'a\r\n.\r\n'],
+    ['a\n', 'a\r\n.\r\n'],
     ['', '.\r\n'],
   ]
   for (const [message, wire] of cases) {
@@ -54,33 +54,67 @@ test('a CRLF is added when the message lacks its last one, and only then', () =>
   )
 })
 
+test('bare CRs and bare LFs go out as CRLF, so no next hop can find an end of data in them', () => {
+  // The SMTP smuggling variants (2023): each would end the message early at a lenient next hop.
+  const cases: Array<[string, string]> = [
+    ['a\n.\nMAIL FROM:<x>\n', 'a\r\n..\r\nMAIL FROM:<x>\r\n'],
+    ['a\r.\rb', 'a\r\n..\r\nb'],
+    ['a\r\n.\nb', 'a\r\n..\r\nb'],
+    ['a\n.\r\nb', 'a\r\n..\r\nb'],
+    ['a\r.\r\nb', 'a\r\n..\r\nb'],
+    ['a\r\r\n', 'a\r\n\r\n'],
+    ['a\n\r', 'a\r\n\r\n'],
+  ]
+  for (const [message, wire] of cases) {
+    assert.equal(
+      stuffChunks([Buffer.from(message)]).toString(),
+      `${wire}${wire.endsWith('\r\n') ? '' : '\r\n'}.\r\n`,
+      JSON.stringify(message),
+    )
+  }
+  // A CR at the end of one chunk and a dot at the start of the next.
+  assert.equal(
+    stuffChunks([Buffer.from('a\r'), Buffer.from('.\r'), Buffer.from('b')]).toString(),
+    'a\r\n..\r\nb\r\n.\r\n',
+  )
+})
+
 const messageBytes = fc
   .array(fc.constantFrom(...Buffer.from('..\r\n\r\nab\n\r')), { maxLength: 200 })
   .map((octets) => Buffer.from(octets))
 
-test('streamed in any chunks, the result is dotStuff of the whole message', () => {
+/** The model: every line end made CRLF, then a dot doubled at the start of every line. */
+function expectedWire(message: Buffer): Buffer {
+  const crlf = message.toString('latin1').replace(/\r\n|\r|\n/g, '\r\n')
+  return Buffer.from(crlf.replace(/(^|\r\n)\./g, '$1..'), 'latin1')
+}
+
+test('streamed in any chunks, the result is the model: CRLF line ends, dots stuffed', () => {
   fc.assert(
     fc.property(messageBytes, fc.array(fc.nat(), { maxLength: 8 }), (message, cuts) => {
       const stuffer = new DotStuffer()
-      const streamed = Buffer.concat(splitAt(message, cuts).map((chunk) => stuffer.push(chunk)))
-      assert.deepEqual(streamed, dotStuff(message))
+      const streamed = Buffer.concat([
+        ...splitAt(message, cuts).map((chunk) => stuffer.push(chunk)),
+        stuffer.end(),
+      ])
+      const model = expectedWire(message)
+      const ending = model.length === 0 || model.toString('latin1').endsWith('\r\n') ? '' : '\r\n'
+      assert.deepEqual(streamed, Buffer.concat([model, Buffer.from(`${ending}.\r\n`)]))
     }),
     { numRuns: 1000 },
   )
 })
 
-test("the server's decoder gets the message back, exactly, however it was chunked", () => {
+test("the server's decoder gets the message back with CRLF line ends, however it was chunked", () => {
   fc.assert(
     fc.property(messageBytes, fc.array(fc.nat(), { maxLength: 8 }), (body, cuts) => {
-      // Messages end with CRLF and have no bare line ends, as the queue stores them.
-      const message = Buffer.from(
-        `${body.toString('latin1').replace(/\r|\n/g, '\r\n')}\r\n`,
-        'latin1',
-      )
+      const message = Buffer.concat([body, Buffer.from('\r\n')])
       const wire = stuffChunks(splitAt(message, cuts))
       const decoder = new DataDecoder(Number.MAX_SAFE_INTEGER)
       assert.deepEqual(decoder.push(wire), Buffer.alloc(0))
-      assert.deepEqual(decoder.message(), message)
+      const normalized = message.toString('latin1').replace(/\r\n|\r|\n/g, '\r\n')
+      assert.deepEqual(decoder.message(), Buffer.from(normalized, 'latin1'))
+      assert.equal(decoder.hasBareLf, false)
     }),
     { numRuns: 1000 },
   )
