@@ -25,7 +25,9 @@ import {
   PRINTABLE,
   Rng,
   randomLoopback,
+  readImapLine,
   startFuzzServer,
+  takeImapLine,
 } from './support/fuzz.ts'
 import { TORTURE_SEED } from './support/settings.ts'
 
@@ -132,7 +134,7 @@ test('IMAP: random, mutated and grammar-aware commands with literals are all com
 async function fuzzRound(rng: Rng, port: number, journal: Journal, stats: Stats): Promise<void> {
   const client = await FuzzClient.open(port, journal, { localAddress: randomLoopback(rng) })
   try {
-    const greeting = await readLine(client, 'the greeting')
+    const greeting = await readImapLine(client, 'the greeting')
     if (!greeting.startsWith('* OK ')) throw new FuzzFailure('greeting is not * OK', journal)
     const session: Session = { state: 'not-authenticated', tls: false, next: 0, authFailures: 0 }
     // Some rounds run over TLS, so what follows STARTTLS is fuzzed too.
@@ -211,7 +213,7 @@ async function runStep(
       return 'closed'
     }
     if (!announced.isNonSync) {
-      const go = await client.take(takeLine, ANSWER_MS, `the literal of ${what}`)
+      const go = await client.take(takeImapLine, ANSWER_MS, `the literal of ${what}`)
       if (!go.startsWith('+')) {
         // Refused before it was sent (RFC 9051 §7.5): that ends the command.
         final = go
@@ -257,7 +259,7 @@ async function completion(
 ): Promise<string> {
   let continuations = 0
   for (;;) {
-    const line = await readLine(client, what)
+    const line = await readImapLine(client, what)
     if (tagWord !== '' && line.startsWith(`${tagWord} `)) {
       const status = line.slice(tagWord.length + 1, tagWord.length + 4)
       if (status === 'OK ' || status === 'NO ' || status === 'BAD') return line
@@ -340,50 +342,6 @@ async function follow(
       break
   }
   return 'open'
-}
-
-/** One response line, with any literals in it whole. */
-function takeLine(buffer: string): { value: string; length: number } | null {
-  let from = 0
-  for (;;) {
-    const end = buffer.indexOf('\r\n', from)
-    if (end < 0) return null
-    const literal = /\{(\d+)\}$/.exec(buffer.slice(from, end))
-    if (literal === null) return { value: buffer.slice(0, end), length: end + 2 }
-    const after = end + 2 + Number(literal[1])
-    if (buffer.length < after) return null
-    from = after
-  }
-}
-
-/**
- * The next response line, checked: no NUL, CR or LF outside its literals (RFC 9051 §9: a
- * quoted string holds TEXT-CHARs, which may be other controls).
- */
-async function readLine(client: FuzzClient, what: string): Promise<string> {
-  const line = await client.take(takeLine, ANSWER_MS, what)
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for them is the point
-  if (/[\u0000\r\n]/.test(withoutLiterals(line))) {
-    throw new FuzzFailure(
-      `NUL, CR or LF outside a literal in the response to ${what}`,
-      client.journal,
-    )
-  }
-  return line
-}
-
-/** The response line with each literal (announcement, CRLF and octets) replaced by "{}". */
-function withoutLiterals(line: string): string {
-  const announcement = /\{(\d+)\}\r\n/g
-  let out = ''
-  let pos = 0
-  for (;;) {
-    announcement.lastIndex = pos
-    const match = announcement.exec(line)
-    if (match === null) return out + line.slice(pos)
-    out += `${line.slice(pos, match.index)}{}`
-    pos = match.index + match[0].length + Number(match[1])
-  }
 }
 
 /** The command as lines, each with the literal that follows it (announced at its end). */
@@ -736,7 +694,7 @@ async function wellBehaved(server: FuzzServer, journal: Journal, round: number):
       client.write(`${tagWord} ${command}\r\n`)
       const untagged: string[] = []
       for (;;) {
-        const line = await readLine(client, command)
+        const line = await readImapLine(client, command)
         if (line.startsWith(`${tagWord} `)) {
           if (!line.startsWith(`${tagWord} OK`)) {
             throw new FuzzFailure(`well-behaved ${command}: ${line}`, journal)
@@ -746,7 +704,7 @@ async function wellBehaved(server: FuzzServer, journal: Journal, round: number):
         untagged.push(line)
       }
     }
-    await readLine(client, 'the greeting')
+    await readImapLine(client, 'the greeting')
     await expectOk('g1', `LOGIN "${GOOD_USER.address}" "${GOOD_USER.password}"`)
     await expectOk('g2', 'SELECT INBOX')
     const fetched = await expectOk('g3', 'FETCH 1 (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])')

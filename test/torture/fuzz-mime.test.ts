@@ -29,6 +29,7 @@ import {
   mutateMany,
   PRINTABLE,
   Rng,
+  readImapLine,
   startFuzzServer,
 } from './support/fuzz.ts'
 import { TORTURE_SEED } from './support/settings.ts'
@@ -86,7 +87,7 @@ async function mimeRound(
   const ports = server.postern.ports
   const imap = await FuzzClient.open(ports.imap, journal)
   try {
-    await readLine(imap, 'the greeting')
+    await readImapLine(imap, 'the greeting')
     await imapOk(imap, `LOGIN "${FUZZ_USER.address}" "${FUZZ_USER.password}"`)
     const sent: Sent[] = []
     for (let i = 0; i < MESSAGES_PER_ROUND; i += 1) {
@@ -274,7 +275,7 @@ async function retrieveAll(
       )
     const single = async (line: string | null) => {
       if (line !== null) pop.write(`${line}\r\n`)
-      const status = await readLine(pop, line ?? 'the greeting')
+      const status = await readImapLine(pop, line ?? 'the greeting')
       if (!status.startsWith('+OK')) throw new FuzzFailure(`POP3 ${line}: ${status}`, journal)
       return status
     }
@@ -380,52 +381,10 @@ interface ImapResponse {
   tagged: string
 }
 
-function takeLine(buffer: string): { value: string; length: number } | null {
-  let from = 0
-  for (;;) {
-    const end = buffer.indexOf('\r\n', from)
-    if (end < 0) return null
-    const literal = /\{(\d+)\}$/.exec(buffer.slice(from, end))
-    if (literal === null) return { value: buffer.slice(0, end), length: end + 2 }
-    const after = end + 2 + Number(literal[1])
-    if (buffer.length < after) return null
-    from = after
-  }
-}
-
-/**
- * The next line, checked: no NUL, CR or LF outside its literals (RFC 9051 §9: a quoted string
- * holds TEXT-CHARs, which may be other controls, a tab from an unfolded header say).
- */
-async function readLine(client: FuzzClient, what: string): Promise<string> {
-  const line = await client.take(takeLine, ANSWER_MS, what)
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for them is the point
-  if (/[\u0000\r\n]/.test(withoutLiterals(line))) {
-    throw new FuzzFailure(
-      `NUL, CR or LF outside a literal in the answer to ${what}`,
-      client.journal,
-    )
-  }
-  return line
-}
-
-function withoutLiterals(line: string): string {
-  const announcement = /\{(\d+)\}\r\n/g
-  let out = ''
-  let pos = 0
-  for (;;) {
-    announcement.lastIndex = pos
-    const match = announcement.exec(line)
-    if (match === null) return out + line.slice(pos)
-    out += `${line.slice(pos, match.index)}{}`
-    pos = match.index + match[0].length + Number(match[1])
-  }
-}
-
 async function responseTo(client: FuzzClient, tag: string, what: string): Promise<ImapResponse> {
   const untagged: string[] = []
   for (;;) {
-    const line = await readLine(client, what)
+    const line = await readImapLine(client, what)
     if (line.startsWith(`${tag} `)) return { untagged, tagged: line }
     untagged.push(line)
   }

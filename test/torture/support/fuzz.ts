@@ -578,3 +578,48 @@ export function hasControl(text: string): boolean {
   }
   return false
 }
+
+/** One IMAP response line, with any literals in it whole. */
+export function takeImapLine(buffer: string): { value: string; length: number } | null {
+  let from = 0
+  for (;;) {
+    const end = buffer.indexOf('\r\n', from)
+    if (end < 0) return null
+    const literal = /\{(\d+)\}$/.exec(buffer.slice(from, end))
+    if (literal === null) return { value: buffer.slice(0, end), length: end + 2 }
+    const after = end + 2 + Number(literal[1])
+    if (buffer.length < after) return null
+    from = after
+  }
+}
+
+/**
+ * The next IMAP response line, checked: no NUL, CR or LF outside its literals (RFC 9051 §9: a
+ * quoted string holds TEXT-CHARs, which may be other controls, a tab from an unfolded header
+ * say).
+ */
+export async function readImapLine(client: FuzzClient, what: string): Promise<string> {
+  const line = await client.take(takeImapLine, ANSWER_TIMEOUT_MS, what)
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for them is the point
+  if (/[\u0000\r\n]/.test(withoutLiterals(line))) {
+    throw new FuzzFailure(
+      `NUL, CR or LF outside a literal in the response to ${what}`,
+      client.journal,
+    )
+  }
+  return line
+}
+
+/** The response line with each literal (announcement, CRLF and octets) replaced by "{}". */
+function withoutLiterals(line: string): string {
+  const announcement = /\{(\d+)\}\r\n/g
+  let out = ''
+  let pos = 0
+  for (;;) {
+    announcement.lastIndex = pos
+    const match = announcement.exec(line)
+    if (match === null) return out + line.slice(pos)
+    out += `${line.slice(pos, match.index)}{}`
+    pos = match.index + match[0].length + Number(match[1])
+  }
+}

@@ -70,6 +70,13 @@ export async function addTortureAccounts(config: Config): Promise<void> {
 const LOCAL_RECIPIENTS = [BOB, `bob+Archive@${DOMAIN}`, DAVE, ...CAROLS, FORWARD.source]
 const REMOTE_RECIPIENTS = ['r1@remote.test', 'r2@remote.test', DEFERRED, 'x@other.test']
 const IMAP_MAILBOXES = ['INBOX', 'Archive']
+/** The POP3 worker's maildrops: the carols, and dave, who gets what the alias forwards. */
+const POP3_ACCOUNTS = [DAVE, ...CAROLS]
+/**
+ * Readers delete what a mailbox holds beyond this, so the load reaches a steady state: the soak
+ * measures memory on a working set that stops growing, not on mailboxes that fill without end.
+ */
+const MAILBOX_TARGET = 30
 /** Every client waits this long for any one reply: far more than a healthy server needs. */
 const REPLY_TIMEOUT = 60_000
 
@@ -567,7 +574,8 @@ async function manageMailbox(load: Load, imap: Imap, mailbox: string): Promise<v
     const copy = ledger.knownCopy(m.id, key)
     return copy !== undefined && !copy.isRemovalSent
   })
-  const toDelete = sample(random, removable, between(random, 0, listed.length > 40 ? 10 : 3))
+  const surplus = Math.max(0, listed.length - MAILBOX_TARGET)
+  const toDelete = sample(random, removable, Math.min(200, surplus + between(random, 0, 3)))
   if (toDelete.length > 0) {
     const set = toDelete.map((m) => m.uid).join(',')
     const copies = toDelete.flatMap((m) => {
@@ -665,8 +673,8 @@ export function pop3Worker(load: Load): Promise<void> {
   // A maildrop a kill left locked stays so for the lock's lease (60 s): try the others first.
   const lockedUntil = new Map<string, number>()
   return loop(load, 'POP3', async (server) => {
-    const free = CAROLS.filter((address) => (lockedUntil.get(address) ?? 0) < Date.now())
-    const address = pick(random, free.length > 0 ? free : CAROLS)
+    const free = POP3_ACCOUNTS.filter((address) => (lockedUntil.get(address) ?? 0) < Date.now())
+    const address = pick(random, free.length > 0 ? free : POP3_ACCOUNTS)
     const key = mailboxKey(address, 'INBOX')
     const client = await Pop3TestClient.connect(load.t, server.ports.pop3)
     try {
@@ -700,6 +708,7 @@ export function pop3Worker(load: Load): Promise<void> {
       }
       ledger.count('POP3 maildrop checks')
       const marked: CopyState[] = []
+      const deleted = new Set<number>()
       for (const number of sample(random, numbers, between(random, 0, 4))) {
         const retr = await multi(client, `RETR ${number}`)
         if (!retr.isOk) {
@@ -719,8 +728,30 @@ export function pop3Worker(load: Load): Promise<void> {
         }
         if (copy.isRefused) ledger.violation(`${key}: ${copy.id} stored for a refused recipient`)
         const dele = await command(client, `DELE ${number}`)
-        if (dele.isOk) marked.push(copy)
-        else load.ledger.anomaly(`DELE ${number} of ${address}: ${dele.status}`)
+        if (dele.isOk) {
+          marked.push(copy)
+          deleted.add(number)
+        } else load.ledger.anomaly(`DELE ${number} of ${address}: ${dele.status}`)
+      }
+      // What the maildrop holds beyond the target goes too, found by its header (TOP n 0).
+      for (const number of numbers.slice(0, Math.max(0, numbers.length - MAILBOX_TARGET))) {
+        if (marked.length >= 200) break
+        if (deleted.has(number)) continue
+        const top = await multi(client, `TOP ${number} 0`)
+        if (!top.isOk) {
+          load.ledger.anomaly(`TOP ${number} 0 of ${address}: ${top.status}`)
+          continue
+        }
+        const id = tortureIdOf(Buffer.from(`${top.lines.join('\r\n')}\r\n`, 'latin1'))
+        const copy = id === null ? undefined : ledger.knownCopy(id, key)
+        if (copy === undefined) continue
+        const dele = await command(client, `DELE ${number}`)
+        if (!dele.isOk) {
+          load.ledger.anomaly(`DELE ${number} of ${address}: ${dele.status}`)
+          continue
+        }
+        deleted.add(number)
+        marked.push(copy)
       }
       if (random() < 0.1) {
         ledger.count('POP3 sessions dropped without QUIT')
