@@ -65,6 +65,7 @@ import {
   pop3Worker,
   REMOTE_ZONE,
   submitter,
+  tortureToml,
 } from './support/traffic-clients.ts'
 
 const KILLS = tortureCount(20, 100)
@@ -100,18 +101,7 @@ test('crash: SIGKILL under mixed load loses no acknowledged message, duplicates 
     },
   })
   const dns = await startDnsServer(t, REMOTE_ZONE)
-  const extraToml = [
-    '[dns]',
-    `servers = ["127.0.0.1:${dns.port}"]`,
-    '[mailauth]',
-    'verify = false',
-    '[queue]',
-    'poll_ms = 100',
-    'retry_min_ms = 1000',
-    'retry_max_ms = 2000',
-    '[relay]',
-    `port = ${relayPort}`,
-  ].join('\n')
+  const extraToml = tortureToml(dns.port, relayPort, ['retry_min_ms = 1000', 'retry_max_ms = 2000'])
 
   let server = await startPostern(t, { extraToml })
   const { dir, configPath } = server

@@ -13,6 +13,7 @@ import {
   MAX_AUTH_LINE_OCTETS,
   MAX_COMMAND_LINE_OCTETS,
   MAX_RESPONSE_LINE_OCTETS,
+  POP3_VERBS,
   type Pop3Command,
   parseCommand,
 } from '../../src/pop3/proto/index.ts'
@@ -37,23 +38,7 @@ import {
 import { TORTURE_SEED } from './support/settings.ts'
 
 const ANSWER_MS = 12_000
-const VERBS = new Set([
-  'USER',
-  'PASS',
-  'APOP',
-  'AUTH',
-  'CAPA',
-  'STLS',
-  'STAT',
-  'LIST',
-  'UIDL',
-  'RETR',
-  'TOP',
-  'DELE',
-  'RSET',
-  'NOOP',
-  'QUIT',
-])
+const VERBS: ReadonlySet<string> = new Set(POP3_VERBS)
 
 interface Response {
   isOk: boolean

@@ -13,6 +13,7 @@ import {
   MAX_COMMAND_LINE_OCTETS,
   parseCommand,
   type SmtpCommand,
+  type SmtpVerb,
 } from '../../src/smtp/proto/index.ts'
 import {
   ClosedError,
@@ -39,7 +40,8 @@ const ANSWER_MS = 10_000
 /** The largest BDAT chunk the fuzzer will send when a mutation happens to announce one. */
 const MAX_FUZZ_CHUNK = 64 * 1024
 
-const VERBS = new Set([
+/** Typed as SmtpVerb, so the list cannot name a verb the parser lacks. */
+const VERBS: ReadonlySet<string> = new Set<SmtpVerb>([
   'EHLO',
   'HELO',
   'MAIL',

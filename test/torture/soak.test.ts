@@ -27,6 +27,7 @@ import {
   pop3Worker,
   REMOTE_ZONE,
   submitter,
+  tortureToml,
 } from './support/traffic-clients.ts'
 
 const SECONDS = tortureSeconds(0)
@@ -98,16 +99,7 @@ test('soak: mixed load for the whole duration, memory and file descriptors flat'
   const [relayPort = 0] = await getFreePorts(1)
   await startFakeSmtp(t, { host: '127.0.0.1', port: relayPort })
   const dns = await startDnsServer(t, REMOTE_ZONE)
-  const extraToml = [
-    '[dns]',
-    `servers = ["127.0.0.1:${dns.port}"]`,
-    '[mailauth]',
-    'verify = false',
-    '[queue]',
-    'poll_ms = 100',
-    '[relay]',
-    `port = ${relayPort}`,
-  ].join('\n')
+  const extraToml = tortureToml(dns.port, relayPort)
   const server = await startPostern(t, { extraToml })
   const config = loadConfig({ path: server.configPath })
   await addTortureAccounts(config)

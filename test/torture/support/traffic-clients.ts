@@ -54,6 +54,25 @@ export const REMOTE_ZONE: DnsZone = {
   'mx.remote.test': { A: ['127.0.0.1'] },
 }
 
+/**
+ * The server's TOML for the mixed load: the loopback DNS that serves REMOTE_ZONE, the remote MX
+ * on `relayPort`, no message authentication (the zone publishes none), a queue polled every
+ * 100 ms, and any more `[queue]` lines.
+ */
+export function tortureToml(dnsPort: number, relayPort: number, queue: string[] = []): string {
+  return [
+    '[dns]',
+    `servers = ["127.0.0.1:${dnsPort}"]`,
+    '[mailauth]',
+    'verify = false',
+    '[queue]',
+    'poll_ms = 100',
+    ...queue,
+    '[relay]',
+    `port = ${relayPort}`,
+  ].join('\n')
+}
+
 /** The domain, the accounts and the forwarding alias, put in through the store. */
 export async function addTortureAccounts(config: Config): Promise<void> {
   const store = await openStore(config, silentLogger, { isShortLived: true })
