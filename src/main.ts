@@ -1,4 +1,9 @@
-import { runCli } from './cli/index.ts'
+import { execWithFixedMmapThreshold } from './server/allocator.ts'
+
+// `postern serve` runs under a fixed malloc mmap threshold (server/allocator.ts), which glibc
+// only reads at process start: start again under it before anything else is loaded.
+if (process.argv[2] === 'serve') execWithFixedMmapThreshold()
+const { runCli } = await import('./cli/index.ts')
 
 // The process entry: argv to the CLI, its result to the exit code. Anything thrown this far is a
 // bug; say so on stderr and exit 1 rather than leave a half-running process.

@@ -89,6 +89,35 @@ test('postern serve logs its config and data dir, and SIGTERM stops it within 5 
   assert.equal(server.stderr(), '')
 })
 
+// glibc reads GLIBC_TUNABLES only at process start, so serve starts itself again under a fixed
+// mmap threshold (server/allocator.ts): the same pid, so a supervisor still sees its child.
+for (const [given, expected] of [
+  [undefined, 'glibc.malloc.mmap_threshold=131072'],
+  ['glibc.malloc.arena_max=4', 'glibc.malloc.arena_max=4:glibc.malloc.mmap_threshold=131072'],
+  ['glibc.malloc.mmap_threshold=65536', 'glibc.malloc.mmap_threshold=65536'],
+] as const) {
+  test(`postern serve with GLIBC_TUNABLES=${given ?? '(unset)'} runs as the same pid under ${expected}`, async (t) => {
+    const env = given === undefined ? {} : { GLIBC_TUNABLES: given }
+    const saved = process.env.GLIBC_TUNABLES
+    delete process.env.GLIBC_TUNABLES
+    t.after(() => {
+      if (saved !== undefined) process.env.GLIBC_TUNABLES = saved
+    })
+    const server = await startPostern(t, { env })
+    const starting = await server.waitForLog('starting Postern')
+    assert.equal(starting.glibcTunables, expected)
+    // The process the test spawned is the one that read it (glibc may rewrite the separators of
+    // the variable in place, so look for the threshold alone).
+    const threshold = expected.slice(expected.indexOf('glibc.malloc.mmap_threshold='))
+    const environ = readFileSync(`/proc/${server.child.pid}/environ`, 'utf8').split('\0')
+    assert.ok(environ.some((entry) => entry.endsWith(threshold)))
+    await server.waitForLog('Postern is ready')
+    const stopped = await server.stop('SIGTERM')
+    assert.equal(stopped.code, 0)
+    assert.equal(server.stderr(), '')
+  })
+}
+
 test('SIGINT (Ctrl-C) stops postern serve with exit 0', async (t) => {
   const server = await startPostern(t)
   const stopped = await server.stop('SIGINT')

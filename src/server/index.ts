@@ -52,6 +52,7 @@ export async function startServer(
     {
       version: POSTERN_VERSION,
       node: process.version,
+      glibcTunables: process.env.GLIBC_TUNABLES,
       config: config.path ?? '(embedded default)',
       hostname: config.hostname,
       dataDir: config.dataDir,
