@@ -199,7 +199,7 @@ test('migrate status|up [--dry-run], and a schema newer than this Postern refuse
   assert.equal(fresh.code, 0)
   assert.match(
     fresh.out,
-    /^store: sqlite in .*\nschema version 0 \(this Postern knows 5\): 5 migrations pending\n {2}1 {2}accounts.*\n {2}2 {2}outbound queue.*\n {2}3 {2}search text indexed after delivery.*\n {2}4 {2}outbound queue: delay notices.*\n {2}5 {2}POP3: /,
+    /^store: sqlite in .*\nschema version 0 \(this Postern knows 6\): 6 migrations pending\n {2}1 {2}accounts.*\n {2}2 {2}outbound queue.*\n {2}3 {2}search text indexed after delivery.*\n {2}4 {2}outbound queue: delay notices.*\n {2}5 {2}POP3: .*\n {2}6 {2}outbound queue: claims/,
   )
   const dry = await run(['migrate', 'up', '--dry-run'])
   assert.match(dry.out, /^would apply:\n {2}1 {2}/)
@@ -210,21 +210,21 @@ test('migrate status|up [--dry-run], and a schema newer than this Postern refuse
   )
   const up = await run(['migrate', 'up'])
   assert.equal(up.code, 0)
-  assert.match(up.out, /schema version 5 \(this Postern knows 5\): up to date\n$/)
+  assert.match(up.out, /schema version 6 \(this Postern knows 6\): up to date\n$/)
   assert.match((await run(['migrate', 'up'])).out, /^nothing to apply: /)
 
-  // A store left at version 1 (before the outbound queue): four steps pending, then applied.
+  // A store left at version 1 (before the outbound queue): five steps pending, then applied.
   const database = new DatabaseSync(path.join(dataDir, 'store.sqlite'))
   database.exec(`DROP TABLE queue_recipients; DROP TABLE queue_entries;
     DROP TABLE blob_text_pending; DROP TABLE mailbox_locks; ALTER TABLE blobs DROP COLUMN crlf_size;
     ALTER TABLE accounts DROP COLUMN apop_secret; UPDATE meta SET value = 1 WHERE key = 'schema_version'`)
   assert.match(
     (await run(['migrate', 'status'])).out,
-    /schema version 1 \(this Postern knows 5\): 4 migrations pending\n {2}2 {2}outbound queue.*\n {2}3 {2}search text.*\n {2}4 {2}outbound queue: delay.*\n {2}5 {2}POP3: /,
+    /schema version 1 \(this Postern knows 6\): 5 migrations pending\n {2}2 {2}outbound queue.*\n {2}3 {2}search text.*\n {2}4 {2}outbound queue: delay.*\n {2}5 {2}POP3: .*\n {2}6 {2}outbound queue: claims/,
   )
   assert.match(
     (await run(['migrate', 'up'])).out,
-    /schema version 5 \(this Postern knows 5\): up to date\n$/,
+    /schema version 6 \(this Postern knows 6\): up to date\n$/,
   )
   database.exec("UPDATE meta SET value = 99 WHERE key = 'schema_version'")
   database.close()
@@ -232,7 +232,7 @@ test('migrate status|up [--dry-run], and a schema newer than this Postern refuse
   assert.equal((await run(['migrate', 'up'])).code, 1)
   const refused = await run(['domain', 'list'])
   assert.equal(refused.code, 1)
-  assert.match(refused.err, /schema is version 99, newer than this Postern knows \(5\)/)
+  assert.match(refused.err, /schema is version 99, newer than this Postern knows \(6\)/)
 })
 
 test('queue list|show|flush|remove work on the queue the server left', async (t) => {

@@ -214,6 +214,39 @@ export function queueClaimContract(backend: OpenStore): void {
     )
   })
 
+  test('a claim takes lapsed leases and free recipients in due order, never live ones', async (t) => {
+    const { store } = await storeWithAccount(backend, t)
+    const claimed = (claims: Awaited<ReturnType<Store['claimQueue']>>) =>
+      claims.map((claim) => [claim.entry.id, claim.recipientIds])
+    const ids = (entry: QueueEntry, from: number, to?: number) =>
+      entry.recipients.slice(from, to).map((r) => r.id)
+    const older = await enqueue(store, envelope({ recipients: recipients(3) }))
+    await store.claimQueue({ owner: 'stopped', leaseMs: 300, limit: 10 })
+    await sleep(5)
+    const held = await enqueue(store, envelope({ recipients: recipients(2) }))
+    assert.deepEqual(
+      claimed(await store.claimQueue({ owner: 'keeper', leaseMs: HOUR, limit: 10 })),
+      [[held.id, ids(held, 0)]],
+    )
+    await sleep(5)
+    const fresh = await enqueue(store, envelope({ recipients: recipients(1) }))
+    await sleep(350)
+    assert.deepEqual(
+      claimed(await store.claimQueue({ owner: 'heir', leaseMs: HOUR, limit: 2 })),
+      [[older.id, ids(older, 0, 2)]],
+      'the lapsed leases first: they are the oldest due',
+    )
+    assert.deepEqual(
+      claimed(await store.claimQueue({ owner: 'heir', leaseMs: HOUR, limit: 10 })),
+      [
+        [older.id, ids(older, 2)],
+        [fresh.id, ids(fresh, 0)],
+      ],
+      'then the free one, and never the live lease',
+    )
+    assert.deepEqual(await store.claimQueue({ owner: 'heir', leaseMs: HOUR, limit: 10 }), [])
+  })
+
   test('renewing keeps a lease, releasing frees it at once', async (t) => {
     const { store } = await storeWithAccount(backend, t)
     await enqueue(store, envelope({ recipients: recipients(2) }))

@@ -97,11 +97,12 @@ export function readQueueEntry(c: Connection, id: QueueEntryId): QueueEntry {
   return entry
 }
 
-/** Recipients waiting for an attempt; `?` is now. */
-const CLAIMABLE = `status IN ('pending', 'deferred') AND next_attempt_at <= ?
-  AND (lease_until IS NULL OR lease_until <= ?)`
-
-/** Leases the due recipients to `owner`; the caller holds the write transaction. */
+/**
+ * Leases the due recipients to `owner`; the caller holds the write transaction. Due means waiting
+ * (pending or deferred) with its time come, and either unleased or leased by someone whose lease
+ * has run out (a node that died). Each half reads its own partial index in order and stops at
+ * `limit` (schema VERSION_6): live leases are never stepped over.
+ */
 export function claimQueue(
   c: Connection,
   owner: string,
@@ -110,13 +111,20 @@ export function claimQueue(
   limit: number,
 ): QueueClaim[] {
   const rows = c.all<{ id: number; entry_id: number }>(
-    `UPDATE queue_recipients SET lease_owner = ?, lease_until = ?
-     WHERE id IN (SELECT id FROM queue_recipients WHERE ${CLAIMABLE}
-       ORDER BY next_attempt_at, id LIMIT ?)
+    `UPDATE queue_recipients SET lease_owner = ?1, lease_until = ?2
+     WHERE id IN (SELECT id FROM (
+         SELECT id, next_attempt_at FROM (SELECT id, next_attempt_at FROM queue_recipients
+           WHERE status IN ('pending', 'deferred') AND lease_owner IS NULL
+             AND next_attempt_at <= ?3
+           ORDER BY next_attempt_at, id LIMIT ?4)
+         UNION ALL
+         SELECT id, next_attempt_at FROM queue_recipients
+           WHERE lease_owner IS NOT NULL AND lease_until <= ?3
+             AND status IN ('pending', 'deferred') AND next_attempt_at <= ?3)
+       ORDER BY next_attempt_at, id LIMIT ?4)
      RETURNING id, entry_id`,
     owner,
     now + leaseMs,
-    now,
     now,
     limit,
   )
@@ -232,9 +240,15 @@ export function rescheduleQueue(c: Connection, id: QueueEntryId | undefined, now
 }
 
 export function nextQueueAttemptAt(c: Connection): Date | null {
+  // The first unleased one by its index, and the leased ones (a few per node) when their lease
+  // or their time comes, whichever is later.
   const row = c.get<{ due: number | null }>(
-    `SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) AS due FROM queue_recipients
-     WHERE status IN ('pending', 'deferred')`,
+    `SELECT MIN(due) AS due FROM (
+       SELECT MIN(next_attempt_at) AS due FROM queue_recipients
+         WHERE status IN ('pending', 'deferred') AND lease_owner IS NULL
+       UNION ALL
+       SELECT MIN(MAX(next_attempt_at, lease_until)) FROM queue_recipients
+         WHERE lease_owner IS NOT NULL AND status IN ('pending', 'deferred'))`,
   )
   return row?.due === null || row?.due === undefined ? null : new Date(Number(row.due))
 }

@@ -219,6 +219,19 @@ CREATE TABLE mailbox_locks (
 );
 `
 
+// Claiming due recipients: the unleased ones by due time, the leased ones by when their lease
+// ends. A claim then reads the first rows of each, where the old (status, next_attempt_at) index
+// made it step over every live lease (they are the oldest due rows) and sort every due row, for
+// each claim: 8% of the main thread when relaying 2,000 queued messages, and more as the queue
+// grows. The queries that read the old index otherwise are rare commands that may scan.
+const VERSION_6 = `
+DROP INDEX queue_recipients_due;
+CREATE INDEX queue_recipients_waiting ON queue_recipients (next_attempt_at)
+  WHERE status IN ('pending', 'deferred') AND lease_owner IS NULL;
+CREATE INDEX queue_recipients_leased ON queue_recipients (lease_until)
+  WHERE lease_owner IS NOT NULL;
+`
+
 /** The schema's history; version N's statements take a version N - 1 database to N. */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -246,6 +259,11 @@ INSERT INTO meta (key, value) VALUES ('schema_version', 0), ('last_uid_validity'
     version: 5,
     description: 'POP3: message sizes as sent, mailbox locks, APOP secrets',
     sql: VERSION_5,
+  },
+  {
+    version: 6,
+    description: 'outbound queue: claims read due and expired-lease recipients by index',
+    sql: VERSION_6,
   },
 ]
 

@@ -229,7 +229,7 @@ test('version 4 to 5 reads old messages without a POP3 size and lets POP3 lock a
   const before = await readContents(old)
   await old.close()
 
-  assert.deepEqual(sqliteSchemaStatus(dataDir).pending, [
+  assert.deepEqual(sqliteSchemaStatus(dataDir, SQLITE_MIGRATIONS.slice(0, 5)).pending, [
     { version: 5, description: 'POP3: message sizes as sent, mailbox locks, APOP secrets' },
   ])
   migrateSqliteStore(dataDir)
@@ -243,6 +243,39 @@ test('version 4 to 5 reads old messages without a POP3 size and lets POP3 lock a
   const locks = db.prepare('SELECT count(*) AS n FROM mailbox_locks').get()
   db.close()
   assert.equal(locks?.n, 0)
+})
+
+test('version 5 to 6 keeps the store and replaces the queue due index by the claim indexes', async (t) => {
+  const dataDir = makeTempDir(t)
+  const old = await openSqliteStore({ dataDir, migrations: SQLITE_MIGRATIONS.slice(0, 5) })
+  await fillStore(old)
+  const before = await readContents(old)
+  await old.close()
+
+  assert.deepEqual(sqliteSchemaStatus(dataDir).pending, [
+    {
+      version: 6,
+      description: 'outbound queue: claims read due and expired-lease recipients by index',
+    },
+  ])
+  migrateSqliteStore(dataDir)
+  const store = await openSqliteStore({ dataDir })
+  t.after(() => store.close())
+  assert.deepEqual(await readContents(store), before)
+  await checkQueueAfterUpgrade(store)
+  const db = new DatabaseSync(path.join(dataDir, 'store.sqlite'))
+  const indexes = db
+    .prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'queue_recipients'",
+    )
+    .all()
+    .map((row) => String(row.name))
+    .sort()
+  db.close()
+  assert.deepEqual(
+    indexes.filter((name) => !name.startsWith('sqlite_autoindex')),
+    ['queue_recipients_lease', 'queue_recipients_leased', 'queue_recipients_waiting'],
+  )
 })
 
 test('search text is indexed after delivery, in the background, and searched before and after', async (t) => {
