@@ -1,8 +1,8 @@
-import { execWithFixedMmapThreshold } from './server/allocator.ts'
+import { execWithMemorySettings } from './server/memory-settings.ts'
 
-// `postern serve` runs under a fixed malloc mmap threshold (server/allocator.ts), which glibc
-// only reads at process start: start again under it before anything else is loaded.
-if (process.argv[2] === 'serve') execWithFixedMmapThreshold()
+// `postern serve` runs under memory settings that only a process start can set
+// (server/memory-settings.ts): start again under them before anything else is loaded.
+if (process.argv[2] === 'serve') execWithMemorySettings()
 const { runCli } = await import('./cli/index.ts')
 
 // The process entry: argv to the CLI, its result to the exit code. Anything thrown this far is a

@@ -89,15 +89,27 @@ test('postern serve logs its config and data dir, and SIGTERM stops it within 5 
   assert.equal(server.stderr(), '')
 })
 
-// glibc reads GLIBC_TUNABLES only at process start, so serve starts itself again under a fixed
-// mmap threshold (server/allocator.ts): the same pid, so a supervisor still sees its child.
-for (const [given, expected] of [
-  [undefined, 'glibc.malloc.mmap_threshold=131072'],
-  ['glibc.malloc.arena_max=4', 'glibc.malloc.arena_max=4:glibc.malloc.mmap_threshold=131072'],
-  ['glibc.malloc.mmap_threshold=65536', 'glibc.malloc.mmap_threshold=65536'],
-] as const) {
-  test(`postern serve with GLIBC_TUNABLES=${given ?? '(unset)'} runs as the same pid under ${expected}`, async (t) => {
-    const env = given === undefined ? {} : { GLIBC_TUNABLES: given }
+// Memory settings only a process start can set (server/memory-settings.ts): serve starts itself
+// again under them, as the same pid, so a supervisor still sees its child. An operator's own
+// choice is kept.
+const YOUNG = ['--min-semi-space-size=16', '--max-semi-space-size=16']
+for (const { env, tunables, v8Flags } of [
+  { env: {}, tunables: 'glibc.malloc.mmap_threshold=131072', v8Flags: YOUNG },
+  {
+    env: { GLIBC_TUNABLES: 'glibc.malloc.arena_max=4' },
+    tunables: 'glibc.malloc.arena_max=4:glibc.malloc.mmap_threshold=131072',
+    v8Flags: YOUNG,
+  },
+  {
+    env: {
+      GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=65536',
+      NODE_OPTIONS: '--max-semi-space-size=32',
+    },
+    tunables: 'glibc.malloc.mmap_threshold=65536',
+    v8Flags: [],
+  },
+]) {
+  test(`postern serve with ${JSON.stringify(env)} runs as the same pid under ${tunables} ${v8Flags.join(' ')}`, async (t) => {
     const saved = process.env.GLIBC_TUNABLES
     delete process.env.GLIBC_TUNABLES
     t.after(() => {
@@ -105,12 +117,18 @@ for (const [given, expected] of [
     })
     const server = await startPostern(t, { env })
     const starting = await server.waitForLog('starting Postern')
-    assert.equal(starting.glibcTunables, expected)
-    // The process the test spawned is the one that read it (glibc may rewrite the separators of
+    assert.equal(starting.glibcTunables, tunables)
+    assert.deepEqual(starting.v8Flags, v8Flags)
+    // The process the test spawned is the one that runs so (glibc may rewrite the separators of
     // the variable in place, so look for the threshold alone).
-    const threshold = expected.slice(expected.indexOf('glibc.malloc.mmap_threshold='))
+    const threshold = tunables.slice(tunables.indexOf('glibc.malloc.mmap_threshold='))
     const environ = readFileSync(`/proc/${server.child.pid}/environ`, 'utf8').split('\0')
     assert.ok(environ.some((entry) => entry.endsWith(threshold)))
+    const cmdline = readFileSync(`/proc/${server.child.pid}/cmdline`, 'utf8').split('\0')
+    assert.deepEqual(
+      cmdline.filter((arg) => arg.includes('semi-space')),
+      v8Flags,
+    )
     await server.waitForLog('Postern is ready')
     const stopped = await server.stop('SIGTERM')
     assert.equal(stopped.code, 0)

@@ -53,6 +53,7 @@ export async function startServer(
       version: POSTERN_VERSION,
       node: process.version,
       glibcTunables: process.env.GLIBC_TUNABLES,
+      v8Flags: process.execArgv.filter((flag) => /semi[-_]space/.test(flag)),
       config: config.path ?? '(embedded default)',
       hostname: config.hostname,
       dataDir: config.dataDir,
