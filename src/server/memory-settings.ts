@@ -24,10 +24,10 @@ export const YOUNG_GENERATION_FLAGS = ['--min-semi-space-size=16', '--max-semi-s
 
 /**
  * Starts the process again with whichever of the settings it lacks; returns only when it lacks
- * none or cannot start again. An operator's own choice wins: a threshold in GLIBC_TUNABLES, or a
- * semi-space flag on node's command line or in NODE_OPTIONS. Must be called before anything is
- * written to stdout or stderr (a pipe's pending writes would be lost) and before any file is
- * opened.
+ * none or cannot start again (said on stderr). An operator's own choice wins: a threshold in
+ * GLIBC_TUNABLES, or a semi-space flag on node's command line or in NODE_OPTIONS. Must be called
+ * before anything is written to stdout or stderr (a pipe's pending writes would be lost) and
+ * before any file is opened.
  */
 export function execWithMemorySettings(
   env: NodeJS.ProcessEnv = process.env,
@@ -40,16 +40,23 @@ export function execWithMemorySettings(
     !execArgv.some((flag) => semiSpace.test(flag)) && !semiSpace.test(env.NODE_OPTIONS ?? '')
   if (!(needsTunable || needsFlags) || typeof process.execve !== 'function') return
   const glibcTunables = tunables ? `${tunables}:${MMAP_THRESHOLD_TUNABLE}` : MMAP_THRESHOLD_TUNABLE
-  process.execve(
-    process.execPath,
-    [
+  try {
+    process.execve(
       process.execPath,
-      ...(needsFlags ? YOUNG_GENERATION_FLAGS : []),
-      ...execArgv,
-      ...process.argv.slice(1),
-    ],
-    needsTunable ? { ...env, GLIBC_TUNABLES: glibcTunables } : env,
-  )
+      [
+        process.execPath,
+        ...(needsFlags ? YOUNG_GENERATION_FLAGS : []),
+        ...execArgv,
+        ...process.argv.slice(1),
+      ],
+      needsTunable ? { ...env, GLIBC_TUNABLES: glibcTunables } : env,
+    )
+  } catch (error) {
+    // Still this process: it can run, only with the defaults.
+    process.stderr.write(
+      `postern: cannot start again with the memory settings (${(error as Error).message}); running without them\n`,
+    )
+  }
 }
 
 function runsOnGlibc(): boolean {

@@ -89,6 +89,29 @@ test('too many errors end the session with BYE', async (t) => {
   await client.closed()
 })
 
+test('OK starts the error count again: NO answers between OKs never end the session', async (t) => {
+  const { port } = await startImapServer(t, { config: { maxErrors: 3 } })
+  const client = await ImapTestClient.connect(t, port)
+  await client.readLine()
+  await client.command('l1', `LOGIN ${ALICE.address} ${ALICE.password}`)
+  // Found by the torture suite's MIME fuzzing: a client asking for parts a message lacks got
+  // NO after NO, with OKs between them, and was cut off at the twentieth of the session.
+  for (let round = 0; round < 5; round += 1) {
+    assert.equal((await client.command(`n${round}`, 'SELECT Nowhere')).tagged.split(' ')[1], 'NO')
+    assert.equal(
+      (await client.command(`b${round}`, 'FROB')).tagged,
+      `b${round} BAD Unknown command`,
+    )
+    assert.equal((await client.command(`o${round}`, 'NOOP')).tagged, `o${round} OK NOOP completed`)
+  }
+  client.write('e1 FROB\r\ne2 SELECT Nowhere\r\ne3 FROB\r\n')
+  assert.equal(await client.readLine(), 'e1 BAD Unknown command')
+  assert.match(await client.readLine(), /^e2 NO /)
+  assert.equal(await client.readLine(), 'e3 BAD Unknown command')
+  assert.equal(await client.readLine(), '* BYE Too many errors, closing connection')
+  await client.closed()
+})
+
 test('too many commands end the session with BYE', async (t) => {
   const { port } = await startImapServer(t, { config: { maxCommands: 2 } })
   const client = await ImapTestClient.connect(t, port)

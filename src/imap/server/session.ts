@@ -149,12 +149,15 @@ export class ImapSession {
 
   /**
    * Queues the tagged completion, preceded by the selected mailbox's changes that may be told
-   * now; NO and BAD count toward the session's error limit.
+   * now. NO and BAD in a row count toward the session's error limit, and an OK starts the count
+   * again: a NO is a fair answer to a good command (a part that is not there, a mailbox that
+   * is), and a long session of a working client meets many of them between its OKs.
    */
   async tagged(tag: string, status: ImapStatus, text: string): Promise<void> {
     await this.reportUpdates()
     await this.send(`${tag} ${status} ${text}\r\n`)
-    if (status !== 'OK') await this.#countError()
+    if (status === 'OK') this.#errors = 0
+    else await this.#countError()
   }
 
   /**

@@ -223,6 +223,24 @@ test('pipelined commands are answered in order, in one write where they fit', as
   await client.closed()
 })
 
+test('an answer +OK starts the error count again: only errors in a row end the session', async (t) => {
+  const server = await startPop3Server(t, '[pop3]\nmax_errors = 3\n')
+  const client = await Pop3TestClient.connect(t, server.ports.pop3)
+  await client.read()
+  // Found by the torture suite's MIME fuzzing in IMAP: a working client's occasional error
+  // answers must not add up over a long session.
+  for (let round = 0; round < 5; round += 1) {
+    assert.equal((await client.command('BOGUS')).raw, '-ERR Unknown command BOGUS\r\n')
+    assert.equal((await client.command('BOGUS')).raw, '-ERR Unknown command BOGUS\r\n')
+    assert.match((await client.command(`USER ${ALICE.address}`)).status, /^\+OK/)
+  }
+  assert.equal((await client.command('BOGUS')).raw, '-ERR Unknown command BOGUS\r\n')
+  assert.equal((await client.command('BOGUS')).raw, '-ERR Unknown command BOGUS\r\n')
+  assert.equal((await client.command('BOGUS')).raw, '-ERR Unknown command BOGUS\r\n')
+  assert.equal((await client.read()).raw, '-ERR Too many errors, closing connection\r\n')
+  await client.closed()
+})
+
 test('long lines are refused and the session goes on; errors and commands are bounded', async (t) => {
   const server = await startPop3Server(t, '[pop3]\nmax_errors = 4\n')
   const client = await Pop3TestClient.connect(t, server.ports.pop3)

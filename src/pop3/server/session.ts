@@ -88,7 +88,10 @@ export class Pop3Session {
     await this.#output.send(data)
   }
 
-  /** Queues "-ERR"; error responses count toward the session's error limit. */
+  /**
+   * Queues "-ERR". Error responses in a row count toward the session's error limit; a command
+   * answered +OK starts the count again, so a working client's occasional -ERR never adds up.
+   */
   async fail(text: string, code: Pop3ResponseCode | null = null): Promise<void> {
     await this.send(err(text, code))
     this.#errors += 1
@@ -210,6 +213,7 @@ export class Pop3Session {
       )
       return
     }
+    const errorsBefore = this.#errors
     try {
       await entry.handle(this, command)
     } catch (error) {
@@ -219,6 +223,8 @@ export class Pop3Session {
       this.log.error({ err: error, verb: command.verb }, 'POP3 command failed')
       await this.fail('Temporary server error, try again', 'SYS/TEMP')
     }
+    // Answered +OK: the errors in a row start again (see fail()).
+    if (this.#errors === errorsBefore) this.#errors = 0
   }
 }
 
