@@ -319,6 +319,12 @@ export interface FuzzServer {
   readonly memory: MemoryWatch
   /** Files messages straight into an account's INBOX through the store, as a delivery would. */
   deliver(address: string, messages: readonly Buffer[]): Promise<void>
+  /**
+   * Empties each of the account's mailboxes that holds more than `most` messages, through the
+   * store, as another session's expunge would: fuzzed COPY and APPEND grow a mailbox round after
+   * round, and in the long form every 1:* then reads tens of thousands of messages.
+   */
+  trim(address: string, most: number): Promise<void>
   /** Fails (with the journal) when the process died or logged an error since the last call. */
   checkHealth(journal: Journal | null, context: string): void
   /** Stops sampling and checks that memory stayed within MAX_RSS_GROWTH_KB; the summary. */
@@ -355,6 +361,14 @@ export async function startFuzzServer(t: TestContext, extraToml = ''): Promise<F
       for (const bytes of messages) {
         const [result] = await store.deliver({ bytes }, [{ mailboxId: inbox.id }])
         if (result?.status !== 'stored') throw new Error(`delivery to ${address} failed`)
+      }
+    },
+    async trim(address, most) {
+      const account = await store.getAccount(address)
+      if (account === null) throw new Error(`no account ${address}`)
+      for (const mailbox of await store.listMailboxes(account.id)) {
+        const status = await store.getMailboxStatus(mailbox.id)
+        if (status.messages > most) await store.deleteMessages(mailbox.id, [[1, status.uidNext]])
       }
     },
     checkHealth(journal, context) {
@@ -559,16 +573,45 @@ export const ANSWER_TIMEOUT_MS = 12_000
 export async function forSeconds(
   seconds: number,
   round: (index: number) => Promise<void>,
+  watch?: { journal: Journal; stallMs?: number },
 ): Promise<number> {
   const deadline = Date.now() + seconds * 1000
   let index = 0
   do {
-    await round(index)
+    const work = round(index)
+    await (watch === undefined ? work : finishedWithin(work, index, watch.journal, watch.stallMs))
     index += 1
     await new Promise(setImmediate)
   } while (Date.now() < deadline)
   return index
 }
+
+/**
+ * A round, or a FuzzFailure with the journal once it has run `stallMs` (every read and write in
+ * a round has its own shorter limit, so this catches a wait that has none: a hang, told where).
+ */
+async function finishedWithin(
+  work: Promise<void>,
+  index: number,
+  journal: Journal,
+  stallMs = ROUND_STALL_MS,
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(new FuzzFailure(`round ${index} has not finished in ${stallMs / 1000} s`, journal)),
+      stallMs,
+    )
+  })
+  try {
+    await Promise.race([work, stalled])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+const ROUND_STALL_MS = 90_000
 
 /** Octets in the control range, printable as a JSON escape in failures. */
 export function hasControl(text: string): boolean {
