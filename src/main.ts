@@ -1,7 +1,7 @@
-import { execWithMemorySettings } from './server/memory-settings.ts'
+import { execWithMemorySettings } from './util/index.ts'
 
 // `postern serve` runs under memory settings that only a process start can set
-// (server/memory-settings.ts): start again under them before anything else is loaded.
+// (util/memory-settings.ts): start again under them before anything else is loaded.
 if (process.argv[2] === 'serve') execWithMemorySettings()
 const { runCli } = await import('./cli/index.ts')
 

@@ -89,7 +89,7 @@ test('postern serve logs its config and data dir, and SIGTERM stops it within 5 
   assert.equal(server.stderr(), '')
 })
 
-// Memory settings only a process start can set (server/memory-settings.ts): serve starts itself
+// Memory settings only a process start can set (util/memory-settings.ts): serve starts itself
 // again under them, as the same pid, so a supervisor still sees its child. An operator's own
 // choice is kept.
 const YOUNG = ['--min-semi-space-size=16', '--max-semi-space-size=16']

@@ -455,11 +455,29 @@ function nextStep(rng: Rng, state: State): Step {
         ? Buffer.from(rng.text(rng.range(0, 120, true), PRINTABLE), 'latin1')
         : rng.bytes(rng.range(0, 120, true)),
     )
-    return { line, ending, expect: isKnownVerb(line) ? 'any' : 'error', kind: 'random' }
+    return {
+      line,
+      ending: keepCr(line, ending),
+      expect: isKnownVerb(line) ? 'any' : 'error',
+      kind: 'random',
+    }
   }
   const base = Buffer.from(rng.pick(VALID_LINES), 'utf8')
   const line = withoutLf(mutateMany(rng, base, rng.range(1, 4, true)))
-  return { line, ending, expect: isKnownVerb(line) ? 'any' : 'error', kind: 'mutated' }
+  return {
+    line,
+    ending: keepCr(line, ending),
+    expect: isKnownVerb(line) ? 'any' : 'error',
+    kind: 'mutated',
+  }
+}
+
+/**
+ * A line ending in CR sent with a bare LF would reach the server as the line without that CR,
+ * ended by CRLF ("RSET\r" + "\n" is a good RSET): such a line gets CRLF, so the CR is in it.
+ */
+function keepCr(line: Buffer, ending: Step['ending']): Step['ending'] {
+  return line.at(-1) === 0x0d ? '\r\n' : ending
 }
 
 /** Whether the line starts with a verb of RFC 5321 and its extensions (letters only). */
