@@ -65,12 +65,16 @@ test('MIME: random and mutated messages are stored, fetched and retrieved intact
   const rng = new Rng(TORTURE_SEED ^ 0x31e7)
   const stats: Stats = { delivered: 0, refused: 0, fetched: 0, retrieved: 0, rounds: 0 }
   const journal = new Journal(80)
-  stats.rounds = await forSeconds(fuzzSeconds(), async (round) => {
-    journal.clear()
-    journal.note(`round ${round}`)
-    await mimeRound(rng.fork(), server, journal, stats)
-    server.checkHealth(journal, `MIME round ${round}`)
-  })
+  stats.rounds = await forSeconds(
+    fuzzSeconds(),
+    async (round) => {
+      journal.clear()
+      journal.note(`round ${round}`)
+      await mimeRound(rng.fork(), server, journal, stats)
+      server.checkHealth(journal, `MIME round ${round}`)
+    },
+    { journal },
+  )
   t.diagnostic(
     `${stats.rounds} rounds, ${stats.delivered} messages stored (${stats.refused} refused), ` +
       `${stats.fetched} fetched over IMAP, ${stats.retrieved} retrieved over POP3; ${server.finish()}`,

@@ -92,15 +92,19 @@ test('POP3: random, mutated and grammar-aware commands in both states are all an
   const rng = new Rng(TORTURE_SEED ^ 0x9093)
   const stats: Stats = { commands: 0, errors: 0, logins: 0, retrieved: 0, tls: 0, rounds: 0 }
   const journal = new Journal()
-  stats.rounds = await forSeconds(fuzzSeconds(), async (round) => {
-    // DELE and QUIT empty the maildrop; it is filled again now and then.
-    if (round % 10 === 0) await server.deliver(FUZZ_USER.address, SEED_MESSAGES)
-    journal.clear()
-    journal.note(`round ${round}`)
-    await fuzzRound(rng.fork(), port, journal, stats)
-    server.checkHealth(journal, `POP3 round ${round}`)
-    await wellBehaved(server, journal, round)
-  })
+  stats.rounds = await forSeconds(
+    fuzzSeconds(),
+    async (round) => {
+      // DELE and QUIT empty the maildrop; it is filled again now and then.
+      if (round % 10 === 0) await server.deliver(FUZZ_USER.address, SEED_MESSAGES)
+      journal.clear()
+      journal.note(`round ${round}`)
+      await fuzzRound(rng.fork(), port, journal, stats)
+      server.checkHealth(journal, `POP3 round ${round}`)
+      await wellBehaved(server, journal, round)
+    },
+    { journal },
+  )
   t.diagnostic(
     `${stats.rounds} rounds, ${stats.commands} commands (${stats.errors} answered -ERR), ` +
       `${stats.logins} logins, ${stats.retrieved} messages retrieved, ${stats.tls} STLS; ` +

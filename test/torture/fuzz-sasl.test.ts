@@ -75,14 +75,18 @@ test('SASL: broken PLAIN, LOGIN and SCRAM-SHA-256 exchanges in SMTP, IMAP and PO
     byProtocol: { smtp: 0, imap: 0, pop3: 0 },
   }
   const journal = new Journal()
-  stats.rounds = await forSeconds(fuzzSeconds(), async (round) => {
-    journal.clear()
-    const protocol = rng.pick<Protocol>(['smtp', 'imap', 'pop3'])
-    journal.note(`round ${round}: ${protocol}`)
-    await fuzzRound(rng.fork(), server, protocol, journal, stats)
-    server.checkHealth(journal, `SASL round ${round}`)
-    await wellBehaved(server, rng.pick<Protocol>(['smtp', 'imap', 'pop3']), journal, round)
-  })
+  stats.rounds = await forSeconds(
+    fuzzSeconds(),
+    async (round) => {
+      journal.clear()
+      const protocol = rng.pick<Protocol>(['smtp', 'imap', 'pop3'])
+      journal.note(`round ${round}: ${protocol}`)
+      await fuzzRound(rng.fork(), server, protocol, journal, stats)
+      server.checkHealth(journal, `SASL round ${round}`)
+      await wellBehaved(server, rng.pick<Protocol>(['smtp', 'imap', 'pop3']), journal, round)
+    },
+    { journal },
+  )
   t.diagnostic(
     `${stats.rounds} rounds, ${stats.exchanges} exchanges (SMTP ${stats.byProtocol.smtp}, ` +
       `IMAP ${stats.byProtocol.imap}, POP3 ${stats.byProtocol.pop3}), ${stats.successes} ` +

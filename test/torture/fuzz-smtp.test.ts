@@ -100,13 +100,17 @@ test('SMTP: random, mutated and grammar-aware commands in every state are all an
   const rng = new Rng(TORTURE_SEED ^ 0x5317)
   const stats: Stats = { commands: 0, errors: 0, messages: 0, chunks: 0, tls: 0, rounds: 0 }
   const journal = new Journal()
-  stats.rounds = await forSeconds(fuzzSeconds(), async (round) => {
-    journal.clear()
-    journal.note(`round ${round}`)
-    await fuzzRound(rng.fork(), port, journal, stats)
-    server.checkHealth(journal, `SMTP round ${round}`)
-    await wellBehaved(server, journal, round)
-  })
+  stats.rounds = await forSeconds(
+    fuzzSeconds(),
+    async (round) => {
+      journal.clear()
+      journal.note(`round ${round}`)
+      await fuzzRound(rng.fork(), port, journal, stats)
+      server.checkHealth(journal, `SMTP round ${round}`)
+      await wellBehaved(server, journal, round)
+    },
+    { journal },
+  )
   t.diagnostic(
     `${stats.rounds} rounds, ${stats.commands} commands (${stats.errors} answered with an ` +
       `error), ${stats.messages} message bodies, ${stats.chunks} BDAT chunks, ` +
